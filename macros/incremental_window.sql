@@ -1,0 +1,140 @@
+{#-
+  The incremental contract shared by every fact and funnel table.
+
+  vars
+    source_dt        reference date of the run, YYYY-MM-DD (default: today in business_timezone)
+    backfill_period  days re-processed before source_dt by an incremental run (default 3)
+    months           horizon of a full refresh, in calendar months back from source_dt's month
+                     (default: all history)
+    business_timezone IANA zone used to cut timestamps into dates and months (default UTC)
+
+  An incremental run replaces exactly the window [source_dt - backfill_period, source_dt]
+  (monthly models: every month that window touches). A full refresh builds everything up to
+  source_dt (from the horizon start when `months` is set). Window bounds are half-open in SQL:
+  date >= start and date < source_dt + 1.
+-#}
+
+{% macro _fail_var(name, value, expected) -%}
+    {{ exceptions.raise_compiler_error(
+        "var " ~ name ~ "=" ~ (value | string | tojson) ~ " is invalid: expected " ~ expected) }}
+{%- endmacro %}
+
+{#- Parse a YYYY-MM-DD string strictly; fail naming the var otherwise. -#}
+{% macro _parse_date(name, value) -%}
+    {%- set text = value | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+        {{ _fail_var(name, value, "a date as YYYY-MM-DD, e.g. 2024-06-30") }}
+    {%- endif -%}
+    {%- set y, m, d = text[0:4] | int, text[5:7] | int, text[8:10] | int -%}
+    {%- if y < 1 or m < 1 or m > 12 or d < 1 or d > 31 -%}
+        {{ _fail_var(name, value, "a real calendar date as YYYY-MM-DD") }}
+    {%- endif -%}
+    {%- set parsed = modules.datetime.date(y, m, 1) + modules.datetime.timedelta(days=d - 1) -%}
+    {%- if parsed.month != m -%}
+        {{ _fail_var(name, value, "a real calendar date as YYYY-MM-DD") }}
+    {%- endif -%}
+    {{ return(parsed) }}
+{%- endmacro %}
+
+{% macro business_timezone() -%}
+    {%- set tz = var('business_timezone', 'UTC') | string | trim -%}
+    {%- if tz not in modules.pytz.all_timezones -%}
+        {{ _fail_var('business_timezone', tz, "an IANA time zone name such as UTC or Europe/Berlin") }}
+    {%- endif -%}
+    {{ return(tz) }}
+{%- endmacro %}
+
+{#- The run's reference date as a python date. -#}
+{% macro source_dt_date() -%}
+    {%- set raw = var('source_dt', none) -%}
+    {%- if raw is none or (raw | string | trim) == '' -%}
+        {{ return(modules.datetime.datetime.now(modules.pytz.timezone(business_timezone())).date()) }}
+    {%- endif -%}
+    {{ return(_parse_date('source_dt', raw)) }}
+{%- endmacro %}
+
+{#- The run's reference date as YYYY-MM-DD text. -#}
+{% macro source_dt() -%}
+    {{ return(source_dt_date().isoformat()) }}
+{%- endmacro %}
+
+{#- The run's reference date as a SQL date literal. -#}
+{% macro ref_date() -%}
+    cast('{{ source_dt() }}' as date)
+{%- endmacro %}
+
+{% macro backfill_period() -%}
+    {%- set raw = var('backfill_period', 3) | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{1,5}', raw) -%}
+        {{ _fail_var('backfill_period', raw, "a whole number of days >= 0") }}
+    {%- endif -%}
+    {{ return(raw | int) }}
+{%- endmacro %}
+
+{% macro months_horizon() -%}
+    {%- set raw = var('months', none) -%}
+    {%- if raw is none or (raw | string | trim) == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[0-9]{1,4}', raw | string | trim) or (raw | int) < 1 -%}
+        {{ _fail_var('months', raw, "a whole number of months >= 1, or unset for all history") }}
+    {%- endif -%}
+    {{ return(raw | int) }}
+{%- endmacro %}
+
+{#- First day of the month `n` months before `day`'s month. -#}
+{% macro _month_start(day, n=0) -%}
+    {%- set index = day.year * 12 + day.month - 1 - n -%}
+    {{ return(modules.datetime.date(index // 12, index % 12 + 1, 1)) }}
+{%- endmacro %}
+
+{#-
+  Window of this run as python dates: (start, end) inclusive; start is none for an all-history full refresh.
+  grain='month' widens start to the first day of its month.
+-#}
+{% macro window_bounds(grain='day') -%}
+    {%- set end = source_dt_date() -%}
+    {%- if is_incremental() -%}
+        {%- set start = end - modules.datetime.timedelta(days=backfill_period()) -%}
+    {%- elif months_horizon() is not none -%}
+        {%- set start = _month_start(end, months_horizon() - 1) -%}
+    {%- else -%}
+        {%- set start = none -%}
+    {%- endif -%}
+    {%- if grain == 'month' and start is not none -%}
+        {%- set start = _month_start(start) -%}
+    {%- endif -%}
+    {{ return((start, end)) }}
+{%- endmacro %}
+
+{#- Predicate keeping `column` (a date, or a month-start date for grain='month') inside the run's window. -#}
+{% macro window_filter(column, grain='day') -%}
+    {%- set start, end = window_bounds(grain) -%}
+    {%- if start is not none -%}
+        {{ column }} >= cast('{{ start.isoformat() }}' as date) and
+    {% endif -%}
+    {{ column }} < cast('{{ (end + modules.datetime.timedelta(days=1)).isoformat() }}' as date)
+{%- endmacro %}
+
+{#-
+  Pre-hook for incremental models: delete the whole window first, so a date whose rows all vanished
+  upstream does not keep stale rows (delete+insert alone deletes only keys present in the new batch).
+  Runs in the model's transaction: readers see the old window or the new one, never a gap.
+-#}
+{% macro delete_window(column, grain='day') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ window_filter(column, grain) }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A timestamptz cut into a date in the business time zone (DST-safe: Postgres converts each instant). -#}
+{% macro to_business_date(ts) -%}
+    cast({{ ts }} at time zone '{{ business_timezone() }}' as date)
+{%- endmacro %}
+
+{#- A timestamptz cut into the first day of its month in the business time zone. -#}
+{% macro to_business_month(ts) -%}
+    cast(date_trunc('month', {{ ts }} at time zone '{{ business_timezone() }}') as date)
+{%- endmacro %}

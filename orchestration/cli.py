@@ -1,0 +1,167 @@
+"""`funnel`: the command line of the product (database, sample data, loading, building)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration import warehouse
+from orchestration.dbt import dbt_vars, parse_source_dt, run_dbt
+from orchestration.errors import FunnelError
+from orchestration.settings import connection
+from orchestration.sources import SOURCES
+
+app = typer.Typer(
+    help="Sales-funnel warehouse: land CRM exports, build them with dbt, run it with Dagster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The PostgreSQL warehouse (embedded unless FUNNEL_DATABASE_URL / PG* are set).")
+app.add_typer(db_app, name="db")
+
+
+def echo(message: str = "") -> None:
+    typer.echo(message)
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded server (no-op for an external one) and create the database."""
+    conn = warehouse.start()
+    echo(warehouse.status())
+    echo(f"url: {conn.url()}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    echo("stopped" if warehouse.stop() else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say which server is used and whether the embedded one runs."""
+    echo(warehouse.status())
+    conn = connection()
+    if conn.embedded and not warehouse.is_running():
+        raise typer.Exit(3)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print a postgresql:// URL that psql and BI tools accept."""
+    echo(connection().url())
+
+
+@db_app.command("env")
+def db_env() -> None:
+    """Print `export` lines for plain dbt: eval "$(funnel db env)"."""
+    for key, value in connection().env().items():
+        echo(f"export {key}='{value}'")
+
+
+def _progress(label: str):  # type: ignore[no-untyped-def]
+    def report(rows: int) -> None:
+        typer.echo(f"\r{label}: {rows:,} rows", nl=False, err=True)
+
+    return report
+
+
+@app.command()
+def generate(
+    source: Annotated[str, typer.Argument(help="pipedrive or field_crm")],
+    out: Annotated[Path, typer.Option(help="Folder to write the CSV files to")],
+    deals: Annotated[int, typer.Option(min=1, help="Deals (pipedrive)")] = 2000,
+    leads: Annotated[int, typer.Option(min=1, help="Leads (field_crm)")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files")] = 42,
+    end: Annotated[str | None, typer.Option(help="Last day of history, YYYY-MM-DD (default today)")] = None,
+    days: Annotated[int, typer.Option(min=1, help="Days of history")] = 540,
+) -> None:
+    """Write a seeded synthetic export of SOURCE that follows its file contract."""
+    last = parse_source_dt(end, "end") if end else date.today()
+    if source == "pipedrive":
+        from orchestration.generators.pipedrive import generate_pipedrive
+
+        counts = generate_pipedrive(out, deals=deals, seed=seed, end=last, days=days, progress=_progress(source))
+    elif source == "field_crm":
+        from orchestration.generators.field_crm import generate_field_crm
+
+        counts = generate_field_crm(out, leads=leads, seed=seed, end=last, days=days, progress=_progress(source))
+    else:
+        raise FunnelError(f"unknown source {source!r}", f"use one of: {', '.join(SOURCES)}")
+    typer.echo("", err=True)
+    for name, rows in counts.items():
+        echo(f"  {name:<28} {rows:>12,} rows")
+    echo(f"wrote {sum(counts.values()):,} rows to {out}")
+
+
+@app.command()
+def load(
+    directory: Annotated[Path, typer.Argument(help="Folder holding the source's CSV files")],
+    source: Annotated[str, typer.Option(help="pipedrive or field_crm")],
+    replace: Annotated[bool, typer.Option(help="Supersede earlier loads of files whose content changed")] = False,
+) -> None:
+    """Land every CSV of SOURCE in raw_<source> (text, lineage columns); rejects get a reason."""
+    from orchestration.loader import FileResult, load_directory
+
+    changed: list[str] = []
+
+    def show(result: FileResult) -> None:
+        echo(
+            f"  {result.file_name:<28} {result.status:<8} {result.rows_loaded:>10,} rows"
+            f" {result.rows_rejected:>6,} rejected  {'; '.join(result.notes)}"
+        )
+        for reject in result.rejects[:5]:
+            where = f"line {reject.line_number}" if reject.line_number else "file"
+            echo(f"      {result.file_name} {where}: {reject.reason}")
+        if len(result.rejects) > 5:
+            echo(f"      ... {len(result.rejects) - 5} more in raw.load_rejects")
+        if result.status == "changed":
+            changed.append(result.file_name)
+
+    warehouse.start()
+    echo(f"loading {source} from {directory}")
+    load_directory(directory, source, replace=replace, on_file=show)
+    if changed:
+        raise FunnelError(
+            f"{len(changed)} file(s) changed since they were loaded: {', '.join(changed)}",
+            "rerun with --replace to supersede the earlier loads",
+        )
+
+
+@app.command()
+def build(
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models")] = False,
+    source_dt: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today)")] = None,
+    backfill_period: Annotated[int | None, typer.Option(help="Days re-processed before source_dt")] = None,
+    months: Annotated[int | None, typer.Option(help="Full-refresh horizon in months")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA)")] = None,
+    select: Annotated[str | None, typer.Option(help="dbt --select")] = None,
+    exclude: Annotated[str | None, typer.Option(help="dbt --exclude")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+) -> None:
+    """`dbt build` (seeds, models, tests) with the project's profile and validated vars."""
+    variables = dbt_vars(source_dt, backfill_period, months, timezone)
+    warehouse.start()
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    args += ["--select", select] if select else []
+    args += ["--exclude", exclude] if exclude else []
+    if run_dbt(args, variables, target=target).returncode != 0:
+        raise FunnelError("dbt build failed", "see the dbt output above")
+
+
+def main() -> None:
+    try:
+        app()
+    except FunnelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        if exc.hint:
+            typer.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(1)
+
+

@@ -1,0 +1,104 @@
+"""Running dbt for this project: the right project, profile, connection and validated vars."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
+
+from orchestration.errors import FunnelError
+from orchestration.settings import DBT_PROJECT_DIR, Connection, connection
+
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_source_dt(value: str, name: str = "source_dt") -> date:
+    """Strict YYYY-MM-DD; anything else (including SQL) is refused before it can reach dbt."""
+    text = value.strip()
+    try:
+        if not DATE_RE.fullmatch(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FunnelError(f"{name}={value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-30") from None
+
+
+def dbt_vars(
+    source_dt: str | date | None = None,
+    backfill_period: int | None = None,
+    months: int | None = None,
+    timezone: str | None = None,
+) -> dict[str, object]:
+    """The `--vars` of a run, each validated with a message that names the value."""
+    out: dict[str, object] = {}
+    if source_dt is not None:
+        out["source_dt"] = (source_dt if isinstance(source_dt, date) else parse_source_dt(source_dt)).isoformat()
+    if backfill_period is not None:
+        if backfill_period < 0 or backfill_period > 36_600:
+            raise FunnelError(f"backfill_period={backfill_period} is out of range", "use 0..36600 days")
+        out["backfill_period"] = backfill_period
+    if months is not None:
+        if months < 1 or months > 1200:
+            raise FunnelError(f"months={months} is out of range", "use 1..1200, or leave it unset for all history")
+        out["months"] = months
+    if timezone is not None:
+        if timezone not in available_timezones():
+            raise FunnelError(f"timezone={timezone!r} is not an IANA time zone", "e.g. UTC or Europe/Berlin")
+        ZoneInfo(timezone)
+        out["business_timezone"] = timezone
+    return out
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_env(conn: Connection | None = None, target: str | None = None, schema: str | None = None) -> dict[str, str]:
+    env = {**os.environ, **(conn or connection()).env()}
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    if target:
+        env["FUNNEL_TARGET"] = target
+    if schema:
+        env["FUNNEL_DB_SCHEMA"] = schema
+    return env
+
+
+def dbt_command(args: list[str], variables: dict[str, object] | None = None) -> list[str]:
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if variables:
+        cmd += ["--vars", json.dumps(variables)]
+    return cmd
+
+
+def run_dbt(
+    args: list[str],
+    variables: dict[str, object] | None = None,
+    *,
+    conn: Connection | None = None,
+    target: str | None = None,
+    schema: str | None = None,
+    capture: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run one dbt command as a subprocess (its own logs stream to the console unless captured)."""
+    return subprocess.run(
+        dbt_command(args, variables),
+        env=dbt_env(conn, target, schema),
+        cwd=DBT_PROJECT_DIR,
+        text=True,
+        capture_output=capture,
+        check=False,
+    )
+
+
+def run_results(target_path: Path | None = None) -> list[dict[str, object]]:
+    """Results of the last dbt invocation (status, rows affected, timing per node)."""
+    path = (target_path or DBT_PROJECT_DIR / "target") / "run_results.json"
+    if not path.exists():
+        return []
+    return json.loads(path.read_text())["results"]
