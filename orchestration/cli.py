@@ -155,6 +155,16 @@ def build(
         raise FunnelError("dbt build failed", "see the dbt output above")
 
 
+@app.command()
+def up(
+    source_dt: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today)")] = None,
+) -> None:
+    """Start the db, load sample data if raw is empty, build and test everything, print where to look."""
+    from orchestration.up import up as run_up
+
+    run_up(source_dt)
+
+
 def main() -> None:
     try:
         app()
@@ -165,3 +175,5 @@ def main() -> None:
         sys.exit(1)
 
 
+if __name__ == "__main__":
+    main()

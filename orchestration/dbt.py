@@ -70,7 +70,14 @@ def dbt_env(conn: Connection | None = None, target: str | None = None, schema: s
 
 
 def dbt_command(args: list[str], variables: dict[str, object] | None = None) -> list[str]:
-    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    cmd = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     if variables:
         cmd += ["--vars", json.dumps(variables)]
     return cmd

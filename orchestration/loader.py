@@ -127,7 +127,7 @@ def _physical_lines(fh: io.BufferedReader, result: FileResult) -> Iterator[tuple
         elif line.endswith(b"\n"):
             line = line[:-1]
         yield number, line
-    if crlf:
+    if crlf and "CRLF line endings" not in result.notes:
         result.notes.append("CRLF line endings")
     if not last.endswith(b"\n"):
         result.notes.append("no final newline")
@@ -152,8 +152,11 @@ def _records(lines: Iterator[tuple[int, bytes]], rejects: list[Reject]) -> Itera
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 rejects.append(
-                    Reject(number, f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}",
-                           raw.decode("utf-8", "backslashreplace"))
+                    Reject(
+                        number,
+                        f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}",
+                        raw.decode("utf-8", "backslashreplace"),
+                    )
                 )
                 continue
             if "\x00" in text:
@@ -206,7 +209,9 @@ def _header(fh: io.BufferedReader, table: Table, notes: list[str]) -> tuple[list
     first = fh.readline()
     if first.startswith(BOM):
         notes.append("UTF-8 byte-order mark removed")
-        first = first[len(BOM):]
+        first = first[len(BOM) :]
+    if first.endswith(b"\r\n"):
+        notes.append("CRLF line endings")
     try:
         text = first.rstrip(b"\r\n").decode("utf-8")
     except UnicodeDecodeError:
@@ -319,16 +324,20 @@ def _load_file(db: psycopg.Connection, source: str, table: Table, path: Path, re
         _copy_file(db, schema, table, path, result)
         result.rows_rejected = sum(r.is_record for r in result.rejects)
         with db.cursor().copy(
-            "copy raw.load_rejects (load_id, source, table_name, file_name, line_number, reason, raw_line)"
-            " from stdin"
+            "copy raw.load_rejects (load_id, source, table_name, file_name, line_number, reason, raw_line) from stdin"
         ) as copy:
             for r in result.rejects:
                 copy.write_row((load_id, source, table.name, path.name, r.line_number, r.reason, r.raw_line))
         db.execute(
             "update raw.load_ledger set data_lines = %s, rows_loaded = %s, rows_rejected = %s, notes = %s"
             " where load_id = %s",
-            (result.data_lines, result.rows_loaded, result.rows_rejected, "; ".join(result.notes) or None,
-             load_id),
+            (
+                result.data_lines,
+                result.rows_loaded,
+                result.rows_rejected,
+                "; ".join(result.notes) or None,
+                load_id,
+            ),
         )
     return result
 

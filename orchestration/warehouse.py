@@ -94,8 +94,18 @@ def _init_cluster(conn: Connection) -> None:
         os.chown(pwfile, info.pw_uid, info.pw_gid)
     try:
         result = _pg(
-            [_bin("initdb"), "-D", str(data), "-U", conn.user, f"--pwfile={pwfile}", "--encoding=UTF8",
-             "--locale=C", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256"],
+            [
+                _bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                conn.user,
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+            ],
             timeout=300,
         )
     finally:
@@ -125,7 +135,19 @@ def start() -> Connection:
             _logfile().touch()
             os.chown(_logfile(), info.pw_uid, info.pw_gid)
         result = _pg(
-            [_bin("pg_ctl"), "start", "-w", "-t", "120", "-D", str(pgdata()), "-l", str(_logfile()), "-o", options],
+            [
+                _bin("pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "120",
+                "-D",
+                str(pgdata()),
+                "-l",
+                str(_logfile()),
+                "-o",
+                options,
+            ],
             timeout=180,
         )
         if result.returncode != 0:

@@ -1,0 +1,1 @@
+"""Seeded synthetic generators for the CRM export contracts."""

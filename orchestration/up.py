@@ -1,0 +1,101 @@
+"""`funnel up`: from nothing to a built, tested warehouse with sample data, then a summary of where to look."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import typer
+from psycopg import sql
+
+from orchestration import warehouse
+from orchestration.dbt import dbt_env, dbt_vars, run_dbt
+from orchestration.errors import FunnelError
+from orchestration.loader import load_directory
+from orchestration.settings import DBT_PROJECT_DIR, funnel_home
+from orchestration.sources import SOURCES, raw_schema
+
+SAMPLE_SIZES = {"pipedrive": 2000, "field_crm": 5000}
+
+
+def _has_raw_data(source: str) -> bool:
+    with warehouse.connect() as db:
+        exists = db.execute("select to_regclass('raw.load_ledger') is not null").fetchone()
+        if not exists or not exists[0]:
+            return False
+        row = db.execute("select count(*) from raw.load_ledger where source = %s", (source,)).fetchone()
+        return bool(row and row[0])
+
+
+def _generate(source: str, out: Path, end: date) -> None:
+    def progress(rows: int) -> None:
+        typer.echo(f"\r  generating {source}: {rows:,} rows", nl=False)
+
+    if source == "pipedrive":
+        from orchestration.generators.pipedrive import generate_pipedrive
+
+        generate_pipedrive(out, deals=SAMPLE_SIZES[source], seed=42, end=end, progress=progress)
+    else:
+        from orchestration.generators.field_crm import generate_field_crm
+
+        generate_field_crm(out, leads=SAMPLE_SIZES[source], seed=42, end=end, progress=progress)
+    typer.echo("")
+
+
+def _mart_rows(schema: str) -> list[tuple[str, int]]:
+    with warehouse.connect() as db:
+        tables = [
+            r[0]
+            for r in db.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by 1",
+                (schema,),
+            ).fetchall()
+        ]
+        return [
+            (
+                t,
+                db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, t))).fetchone()[0],
+            )  # type: ignore[index]
+            for t in tables
+        ]
+
+
+def up(source_dt: str | None = None) -> None:
+    started = time.monotonic()
+    conn = warehouse.start()
+    typer.echo(warehouse.status())
+    today = date.today()
+    for source in SOURCES:
+        if _has_raw_data(source):
+            typer.echo(f"{raw_schema(source)}: already loaded, keeping it")
+            continue
+        sample = funnel_home() / "sample" / source
+        _generate(source, sample, today)
+        results = load_directory(sample, source)
+        typer.echo(f"{raw_schema(source)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
+    variables = dbt_vars(source_dt or today.isoformat())
+    typer.echo("building with dbt (seeds, models, tests)...")
+    result = run_dbt(["build"], variables)
+    target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
+    results_file = target_path / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    statuses = Counter(str(r["status"]) for r in results)
+    built = sum(1 for r in results if str(r["unique_id"]).startswith(("model.", "seed.")) and r["status"] == "success")
+    tests = {k: v for k, v in statuses.items() if k in ("pass", "warn", "fail", "error")}
+    schema = f"{dbt_env().get('FUNNEL_DB_SCHEMA', 'dev')}_marts"
+    typer.echo("")
+    typer.echo("== summary " + "=" * 60)
+    typer.echo(f"models and seeds built: {built}; tests: " + ", ".join(f"{v} {k}" for k, v in sorted(tests.items())))
+    typer.echo(f"marts in schema {schema}:")
+    for table, rows in _mart_rows(schema):
+        typer.echo(f"  {table:<36} {rows:>10,} rows")
+    typer.echo(f"database: {conn.url()}")
+    typer.echo("next:  funnel ui     (Dagster: schedules, backfills, checks)")
+    typer.echo("       funnel docs   (dbt docs site)")
+    typer.echo(f"       psql \"{conn.url()}\" -c 'select * from {schema}.rep_sales_funnel_monthly limit 20'")
+    typer.echo(f"done in {time.monotonic() - started:.0f}s")
+    if result.returncode != 0:
+        raise FunnelError("dbt build reported errors", "see the dbt output above; fix and rerun `make run`")

@@ -1,0 +1,97 @@
+"""Shared fixtures: a real PostgreSQL (the embedded one unless FUNNEL_DATABASE_URL / PG* say otherwise),
+one throw-away database per test module, dbt runs against it, and the shared real export when present."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orchestration import warehouse
+from orchestration.dbt import run_dbt
+from orchestration.settings import REPO_ROOT, Connection
+
+SHARED_EXPORT = REPO_ROOT.parent / "shared" / "data" / "pipedrive_enpal"
+
+
+@pytest.fixture(scope="session")
+def server() -> Connection:
+    """The server every test uses; started once (idempotent if already running)."""
+    return warehouse.start()
+
+
+class Warehouse:
+    """A database of its own on the test server, with helpers to load, build and query it."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def query(self, statement: str, params: tuple[object, ...] | None = None) -> list[tuple[object, ...]]:
+        with psycopg.connect(self.conn.url(), autocommit=True) as db:
+            cur = db.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    def scalar(self, statement: str, params: tuple[object, ...] | None = None) -> object:
+        rows = self.query(statement, params)
+        return rows[0][0] if rows else None
+
+    def dbt(
+        self,
+        *args: str,
+        variables: dict[str, object] | None = None,
+        schema: str = "dev",
+        expect_ok: bool = True,
+    ) -> str:
+        """Run dbt against this database; return its output; fail the test with that output on error."""
+        result = run_dbt(list(args), variables, conn=self.conn, target="dev", schema=schema, capture=True)
+        output = result.stdout + result.stderr
+        if expect_ok and result.returncode != 0:
+            pytest.fail(f"dbt {' '.join(args)} failed:\n{output[-4000:]}")
+        return output
+
+    def load(self, directory: Path, source: str, **kwargs: object) -> list[object]:
+        from orchestration.loader import load_directory
+
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in self.conn.env().items():
+                mp.setenv(key, value)
+            mp.setenv("FUNNEL_DB_NAME", self.conn.dbname)
+            return load_directory(directory, source, **kwargs)  # type: ignore[arg-type]
+
+
+def make_warehouse(server: Connection, name: str) -> Iterator[Warehouse]:
+    dbname = "t_" + re.sub(r"[^a-z0-9_]", "_", name.lower())[:50]
+    conn = server.with_database(dbname)
+    warehouse.drop_database(conn)
+    warehouse.ensure_database(conn)
+    previous = os.environ.get("FUNNEL_DB_NAME")
+    os.environ["FUNNEL_DB_NAME"] = dbname
+    try:
+        yield Warehouse(conn)
+    finally:
+        if previous is None:
+            os.environ.pop("FUNNEL_DB_NAME", None)
+        else:
+            os.environ["FUNNEL_DB_NAME"] = previous
+        if not os.environ.get("FUNNEL_KEEP_TEST_DBS"):
+            warehouse.drop_database(conn)
+
+
+@pytest.fixture(scope="module")
+def wh(server: Connection, request: pytest.FixtureRequest) -> Iterator[Warehouse]:
+    """A fresh database for this test module (kept after the run if FUNNEL_KEEP_TEST_DBS is set)."""
+    yield from make_warehouse(server, request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(scope="session")
+def shared_export() -> Path:
+    """The real Pipedrive export beside the repo; skipped without it, but required in CI."""
+    if (SHARED_EXPORT / "deal_changes.csv").exists():
+        return SHARED_EXPORT
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must have the shared export at {SHARED_EXPORT}")
+    pytest.skip(f"needs the real export at {SHARED_EXPORT} (../shared beside the repo; present in CI)")
