@@ -12,7 +12,7 @@ import typer
 from psycopg import sql
 
 from orchestration import warehouse
-from orchestration.dbt import dbt_env, dbt_vars, run_dbt
+from orchestration.dbt import dbt_env, dbt_vars, parse_source_dt, run_dbt
 from orchestration.errors import FunnelError
 from orchestration.loader import load_directory
 from orchestration.settings import DBT_PROJECT_DIR, funnel_home
@@ -67,16 +67,16 @@ def up(source_dt: str | None = None) -> None:
     started = time.monotonic()
     conn = warehouse.start()
     typer.echo(warehouse.status())
-    today = date.today()
+    reference = parse_source_dt(source_dt) if source_dt else date.today()
     for source in SOURCES:
         if _has_raw_data(source):
             typer.echo(f"{raw_schema(source)}: already loaded, keeping it")
             continue
         sample = funnel_home() / "sample" / source
-        _generate(source, sample, today)
+        _generate(source, sample, reference)
         results = load_directory(sample, source)
         typer.echo(f"{raw_schema(source)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
-    variables = dbt_vars(source_dt or today.isoformat())
+    variables = dbt_vars(reference)
     typer.echo("building with dbt (seeds, models, tests)...")
     result = run_dbt(["build"], variables)
     target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))

@@ -1,0 +1,41 @@
+"""`funnel up` from nothing, against an external server given by FUNNEL_DATABASE_URL: builds there, starts nothing,
+and a second run is idempotent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+MART_QUERY = """
+select table_name from information_schema.tables where table_schema = 'dev_marts' order by 1
+"""
+
+
+def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "FUNNEL_"))},
+        "FUNNEL_DATABASE_URL": wh.conn.url(),
+        "FUNNEL_HOME": str(home),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+    }
+    cmd = [sys.executable, "-m", "orchestration.cli", "up", "--source-dt", "2026-01-15"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "external server" in first.stdout
+    assert not (home / "pgdata").exists(), "an embedded server was initialised although a URL was given"
+    assert "== summary" in first.stdout and wh.conn.url() in first.stdout
+    marts = [r[0] for r in wh.query(MART_QUERY)]
+    assert "rep_sales_funnel_monthly" in marts
+    assert wh.scalar("select count(*) from dev_marts.rep_sales_funnel_monthly") > 0
+    for table in marts:
+        assert f"  {table} " in first.stdout
+    before = {t: Counter(wh.query(f"select * from dev_marts.{t}")) for t in marts}
+
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert second.stdout.count("already loaded, keeping it") == 2
+    assert {t: Counter(wh.query(f"select * from dev_marts.{t}")) for t in marts} == before
