@@ -1,0 +1,94 @@
+{#-
+  Activities joined to their type (activities.type = activity_types.type) and to the funnel step the type's
+  name reaches (seed funnel_steps, case-insensitive), flagged for reused activity ids and for deals that are
+  absent from the change log (most activities of the real export: kept, counted, and listed as a warning).
+-#}
+with
+
+activities as (
+
+    select
+        activity_sk,
+        activity_id,
+        deal_id,
+        owner_user_id,
+        activity_type,
+        is_done,
+        due_at
+    from {{ ref('stg_pipedrive__activities') }}
+
+),
+
+activity_types as (
+
+    select
+        activity_type,
+        activity_type_id,
+        activity_type_name,
+        is_active
+    from {{ ref('stg_pipedrive__activity_types') }}
+
+),
+
+funnel_steps as (
+
+    select
+        funnel_step,
+        lower(btrim(activity_type_name)) as activity_type_name_key
+    from {{ ref('funnel_steps') }}
+    where reached_by = 'done_activity'
+
+),
+
+known_deals as (
+
+    select distinct deal_id
+    from {{ ref('stg_pipedrive__deal_changes') }}
+
+),
+
+final as (
+
+    select
+        activities.activity_sk,
+        activities.activity_id,
+        activities.deal_id,
+        activities.owner_user_id,
+        activity_types.activity_type_id,
+        activities.activity_type,
+        activity_types.activity_type_name,
+        funnel_steps.funnel_step,
+        activities.is_done,
+        activity_types.is_active as is_type_active,
+        activity_types.activity_type is not null as is_type_known,
+        known_deals.deal_id is not null as is_deal_in_change_log,
+        count(*) over (partition by activities.activity_id) > 1 as is_activity_id_reused,
+        activities.due_at,
+        {{ to_business_date('activities.due_at') }} as due_date
+    from activities
+    left join activity_types
+        on activities.activity_type = activity_types.activity_type
+    left join funnel_steps
+        on lower(activity_types.activity_type_name) = funnel_steps.activity_type_name_key
+    left join known_deals
+        on activities.deal_id = known_deals.deal_id
+
+)
+
+select
+    activity_sk,
+    activity_id,
+    deal_id,
+    owner_user_id,
+    activity_type_id,
+    activity_type,
+    activity_type_name,
+    funnel_step,
+    is_done,
+    is_type_active,
+    is_type_known,
+    is_deal_in_change_log,
+    is_activity_id_reused,
+    due_at,
+    due_date
+from final

@@ -1,0 +1,96 @@
+{#-
+  One row per deal and funnel step the deal ever reached by the end of source_dt: steps 1-9 by entering the
+  mapped stage (change_time), steps 2.1 / 3.1 by a done activity of the mapped type (due_to). Includes deals
+  only known from activities (absent from the change log). Feeds the cohort view.
+-#}
+with
+
+funnel_steps as (
+
+    select
+        funnel_step,
+        step_order,
+        reached_by,
+        stage_id
+    from {{ ref('funnel_steps') }}
+
+),
+
+stage_entries as (
+
+    select
+        deal_id,
+        stage_id,
+        entered_at
+    from {{ ref('int_deal_stages_sequenced') }}
+
+),
+
+done_activities as (
+
+    select
+        deal_id,
+        funnel_step,
+        due_at
+    from {{ ref('int_activities_joined') }}
+    where
+        is_done
+        and funnel_step is not null
+        and due_at < {{ business_day_end(ref_date()) }}
+
+),
+
+reaches as (
+
+    select
+        stage_entries.deal_id,
+        funnel_steps.funnel_step,
+        stage_entries.entered_at as reached_at
+    from stage_entries
+    inner join funnel_steps
+        on
+            stage_entries.stage_id = funnel_steps.stage_id
+            and funnel_steps.reached_by = 'stage_change'
+    union all
+    select
+        deal_id,
+        funnel_step,
+        due_at as reached_at
+    from done_activities
+
+),
+
+final as (
+
+    select
+        {{ crm_surrogate_key(['reaches.deal_id', 'reaches.funnel_step']) }} as deal_funnel_step_id,
+        reaches.deal_id,
+        reaches.funnel_step,
+        funnel_steps.step_order,
+        funnel_steps.reached_by,
+        count(*) as reached_count,
+        min(reaches.reached_at) as first_reached_at,
+        max(reaches.reached_at) as last_reached_at,
+        {{ to_business_date('min(reaches.reached_at)') }} as first_reached_date
+    from reaches
+    inner join funnel_steps
+        on reaches.funnel_step = funnel_steps.funnel_step
+    group by
+        reaches.deal_id,
+        reaches.funnel_step,
+        funnel_steps.step_order,
+        funnel_steps.reached_by
+
+)
+
+select
+    deal_funnel_step_id,
+    deal_id,
+    funnel_step,
+    step_order,
+    reached_by,
+    reached_count,
+    first_reached_at,
+    last_reached_at,
+    first_reached_date
+from final

@@ -1,0 +1,257 @@
+{#-
+  One row per deal_id of the change log, as of the end of source_dt. deal_id is the deal's identity: an id
+  with two add_times (see stg_pipedrive__identity_collisions) stays one deal, created at the earliest one.
+  Status: an explicit `status` change wins; else a lost reason makes the deal lost (at its latest lost_reason
+  change); else a current stage marked won in seed pipedrive_stage_probabilities makes it won (at its first
+  entry into a won stage); else it is open.
+-#}
+{#- A plain table rebuilt every run (depends on source_dt; read by every mart: computed once per run). -#}
+{{ config(materialized='table') }}
+
+with
+
+deal_changes as (
+
+    select
+        deal_id,
+        changed_field_key,
+        user_id,
+        lost_reason_id,
+        deal_value,
+        deal_status,
+        added_at,
+        changed_at,
+        deal_change_id
+    from {{ ref('stg_pipedrive__deal_changes') }}
+    where changed_at < {{ business_day_end(ref_date()) }}
+
+),
+
+stage_entries as (
+
+    select
+        deal_id,
+        stage_id,
+        is_current_stage,
+        entered_at
+    from {{ ref('int_deal_stages_sequenced') }}
+
+),
+
+stage_probabilities as (
+
+    select
+        stage_id,
+        is_won_stage
+    from {{ ref('pipedrive_stage_probabilities') }}
+
+),
+
+lost_reasons as (
+
+    select
+        lost_reason_id,
+        lost_reason_label
+    from {{ ref('stg_pipedrive__lost_reasons') }}
+
+),
+
+ranked_changes as (
+
+    select
+        deal_id,
+        changed_field_key,
+        user_id,
+        lost_reason_id,
+        deal_value,
+        deal_status,
+        added_at,
+        changed_at,
+        row_number() over (
+            partition by deal_id, changed_field_key
+            order by changed_at asc, deal_change_id asc
+        ) as first_rank,
+        row_number() over (
+            partition by deal_id, changed_field_key
+            order by changed_at desc, deal_change_id desc
+        ) as latest_rank
+    from deal_changes
+
+),
+
+deal_facts as (
+
+    -- per deal: the first and latest change of each field (ties broken by the change id)
+    select
+        deal_id,
+        min(added_at) as added_at,
+        min(changed_at) as first_changed_at,
+        count(distinct added_at) as add_times_count,
+        count(*) filter (where changed_field_key = 'stage_id') as stage_changes_count,
+        max(user_id) filter (where changed_field_key = 'user_id' and first_rank = 1) as first_owner_user_id,
+        max(user_id) filter (where changed_field_key = 'user_id' and latest_rank = 1) as current_owner_user_id,
+        max(lost_reason_id) filter (where changed_field_key = 'lost_reason' and latest_rank = 1) as lost_reason_id,
+        max(changed_at) filter (where changed_field_key = 'lost_reason') as lost_reason_at,
+        max(deal_value) filter (where changed_field_key = 'value' and latest_rank = 1) as deal_value,
+        max(deal_status) filter (where changed_field_key = 'status' and latest_rank = 1) as explicit_status,
+        max(changed_at) filter (where changed_field_key = 'status') as explicit_status_at
+    from ranked_changes
+    group by deal_id
+
+),
+
+current_stages as (
+
+    select
+        stage_entries.deal_id,
+        stage_entries.stage_id as current_stage_id,
+        stage_entries.entered_at as current_stage_entered_at,
+        coalesce(stage_probabilities.is_won_stage, false) as is_current_stage_won
+    from stage_entries
+    left join stage_probabilities
+        on stage_entries.stage_id = stage_probabilities.stage_id
+    where stage_entries.is_current_stage
+
+),
+
+won_stage_entries as (
+
+    select
+        stage_entries.deal_id,
+        min(stage_entries.entered_at) as first_won_stage_entered_at
+    from stage_entries
+    inner join stage_probabilities
+        on stage_entries.stage_id = stage_probabilities.stage_id
+    where stage_probabilities.is_won_stage
+    group by stage_entries.deal_id
+
+),
+
+with_status as (
+
+    select
+        deal_facts.deal_id,
+        current_stages.current_stage_id,
+        deal_facts.current_owner_user_id,
+        deal_facts.first_owner_user_id,
+        deal_facts.lost_reason_id,
+        deal_facts.add_times_count,
+        deal_facts.stage_changes_count,
+        deal_facts.deal_value,
+        deal_facts.explicit_status,
+        current_stages.current_stage_entered_at,
+        deal_facts.explicit_status_at,
+        deal_facts.lost_reason_at,
+        won_stage_entries.first_won_stage_entered_at,
+        coalesce(
+            deal_facts.explicit_status,
+            case
+                when deal_facts.lost_reason_id is not null then 'lost'
+                when current_stages.is_current_stage_won then 'won'
+                else 'open'
+            end
+        ) as deal_status,
+        coalesce(deal_facts.added_at, deal_facts.first_changed_at) as created_at,
+        deal_facts.added_at is null as is_created_at_inferred
+    from deal_facts
+    left join current_stages
+        on deal_facts.deal_id = current_stages.deal_id
+    left join won_stage_entries
+        on deal_facts.deal_id = won_stage_entries.deal_id
+
+),
+
+with_close as (
+
+    select
+        deal_id,
+        current_stage_id,
+        current_owner_user_id,
+        first_owner_user_id,
+        lost_reason_id,
+        add_times_count,
+        stage_changes_count,
+        deal_value,
+        deal_status,
+        is_created_at_inferred,
+        created_at,
+        current_stage_entered_at,
+        case
+            when deal_status <> 'won' then null
+            when explicit_status = 'won' then explicit_status_at
+            else first_won_stage_entered_at
+        end as won_at,
+        case
+            when deal_status <> 'lost' then null
+            when explicit_status = 'lost' then explicit_status_at
+            else lost_reason_at
+        end as lost_at
+    from with_status
+
+),
+
+final as (
+
+    select
+        with_close.deal_id,
+        with_close.current_stage_id,
+        with_close.current_owner_user_id,
+        with_close.first_owner_user_id,
+        with_close.lost_reason_id,
+        lost_reasons.lost_reason_label,
+        with_close.deal_status,
+        {{ compliance_region('pipedrive', [
+            ['deal', 'with_close.deal_id'],
+            ['user', 'with_close.current_owner_user_id'],
+        ]) }} as region,
+        {{ compliance_consent('pipedrive', [['deal', 'with_close.deal_id']]) }} as gdpr_consent,
+        with_close.add_times_count,
+        with_close.stage_changes_count,
+        with_close.deal_value,
+        {{ crm_days_between('with_close.created_at', 'coalesce(with_close.won_at, with_close.lost_at)') }}
+            as sales_cycle_days,
+        with_close.add_times_count > 1 as has_add_time_collision,
+        with_close.is_created_at_inferred,
+        with_close.deal_status = 'won' as is_won,
+        with_close.deal_status = 'lost' as is_lost,
+        with_close.deal_status in ('won', 'lost') as is_closed,
+        with_close.created_at,
+        with_close.current_stage_entered_at,
+        with_close.won_at,
+        with_close.lost_at,
+        coalesce(with_close.won_at, with_close.lost_at) as closed_at,
+        {{ to_business_date('with_close.created_at') }} as created_date,
+        {{ to_business_month('with_close.created_at') }} as created_month
+    from with_close
+    left join lost_reasons
+        on with_close.lost_reason_id = lost_reasons.lost_reason_id
+
+)
+
+select
+    deal_id,
+    current_stage_id,
+    current_owner_user_id,
+    first_owner_user_id,
+    lost_reason_id,
+    lost_reason_label,
+    deal_status,
+    region,
+    gdpr_consent,
+    add_times_count,
+    stage_changes_count,
+    deal_value,
+    sales_cycle_days,
+    has_add_time_collision,
+    is_created_at_inferred,
+    is_won,
+    is_lost,
+    is_closed,
+    created_at,
+    current_stage_entered_at,
+    won_at,
+    lost_at,
+    closed_at,
+    created_date,
+    created_month
+from final

@@ -1,0 +1,108 @@
+{#-
+  The funnel per business month and step: distinct deals that reached the step in the month, from stage
+  changes (monthly_deal_stats) and done activities (monthly_activity_stats). Incremental, delete+insert of
+  the months the window touches. Only steps reached in the month have a row; rep_sales_funnel_monthly adds
+  the zeros.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['date_month', 'funnel_step'],
+    pre_hook="{{ delete_window('date_month', 'month') }}",
+    on_schema_change='fail',
+) }}
+
+with
+
+monthly_deals as (
+
+    select
+        date_month,
+        funnel_step,
+        deals_reached_step_count,
+        stage_entries_count
+    from {{ ref('monthly_deal_stats') }}
+    where
+        funnel_step is not null
+        and {{ window_filter('date_month', 'month') }}
+
+),
+
+monthly_activities as (
+
+    select
+        date_month,
+        funnel_step,
+        deals_reached_step_count,
+        done_activities_count
+    from {{ ref('monthly_activity_stats') }}
+    where
+        funnel_step is not null
+        and {{ window_filter('date_month', 'month') }}
+
+),
+
+funnel_steps as (
+
+    select
+        funnel_step,
+        step_order,
+        kpi_name,
+        reached_by
+    from {{ ref('funnel_steps') }}
+
+),
+
+unioned as (
+
+    select
+        date_month,
+        funnel_step,
+        deals_reached_step_count,
+        stage_entries_count,
+        0 as done_activities_count
+    from monthly_deals
+    union all
+    select
+        date_month,
+        funnel_step,
+        deals_reached_step_count,
+        0 as stage_entries_count,
+        done_activities_count
+    from monthly_activities
+
+),
+
+final as (
+
+    select
+        unioned.date_month,
+        unioned.funnel_step,
+        funnel_steps.step_order,
+        funnel_steps.kpi_name,
+        funnel_steps.reached_by,
+        cast(sum(unioned.deals_reached_step_count) as bigint) as deals_count,
+        cast(sum(unioned.stage_entries_count) as bigint) as stage_entries_count,
+        cast(sum(unioned.done_activities_count) as bigint) as done_activities_count
+    from unioned
+    inner join funnel_steps
+        on unioned.funnel_step = funnel_steps.funnel_step
+    group by
+        unioned.date_month,
+        unioned.funnel_step,
+        funnel_steps.step_order,
+        funnel_steps.kpi_name,
+        funnel_steps.reached_by
+
+)
+
+select
+    date_month,
+    funnel_step,
+    step_order,
+    kpi_name,
+    reached_by,
+    deals_count,
+    stage_entries_count,
+    done_activities_count
+from final

@@ -1,0 +1,55 @@
+{#-
+  Activity volume per business day (of due_to), region, activity type and owner: total, completed and overdue
+  (not done and due before source_dt) activities. Owners are user ids only: no personal data in marts.
+-#}
+with
+
+activities as (
+
+    select
+        owner_user_id,
+        activity_type,
+        activity_type_name,
+        funnel_step,
+        region,
+        is_completed,
+        is_overdue,
+        due_date
+    from {{ ref('fct_activities') }}
+
+),
+
+final as (
+
+    select
+        due_date as date_day,
+        region,
+        activity_type,
+        owner_user_id,
+        max(activity_type_name) as activity_type_name,
+        max(funnel_step) as funnel_step,
+        count(*) as activities_count,
+        count(*) filter (where is_completed) as completed_count,
+        count(*) filter (where is_overdue) as overdue_count,
+        count(*) filter (where not is_completed and not is_overdue) as pending_count
+    from activities
+    group by
+        due_date,
+        region,
+        activity_type,
+        owner_user_id
+
+)
+
+select
+    date_day,
+    region,
+    activity_type,
+    owner_user_id,
+    activity_type_name,
+    funnel_step,
+    activities_count,
+    completed_count,
+    overdue_count,
+    pending_count
+from final

@@ -1,0 +1,115 @@
+{#-
+  One row per distinct activity (activity_sk; Pipedrive's activity_id is reused), with its type, funnel step,
+  owner, deal, completion, whether it is overdue at the end of source_dt (not done and due before source_dt),
+  and the compliance columns (region and consent of the deal when the change log knows it, else looked up
+  for the deal / the activity's owner; retention of the 'activities' family).
+-#}
+with
+
+activities as (
+
+    select
+        activity_sk,
+        activity_id,
+        deal_id,
+        owner_user_id,
+        activity_type_id,
+        activity_type,
+        activity_type_name,
+        funnel_step,
+        is_done,
+        is_deal_in_change_log,
+        is_activity_id_reused,
+        due_at,
+        due_date
+    from {{ ref('int_activities_joined') }}
+
+),
+
+deals as (
+
+    select
+        deal_id,
+        region,
+        gdpr_consent
+    from {{ ref('int_deals_consolidated') }}
+
+),
+
+joined as (
+
+    select
+        activities.activity_sk,
+        activities.activity_id,
+        activities.deal_id,
+        activities.owner_user_id,
+        activities.activity_type_id,
+        activities.activity_type,
+        activities.activity_type_name,
+        activities.funnel_step,
+        coalesce(
+            deals.region,
+            {{ compliance_region('pipedrive', [
+                ['deal', 'activities.deal_id'],
+                ['user', 'activities.owner_user_id'],
+            ]) }}
+        ) as region,
+        coalesce(
+            deals.gdpr_consent,
+            {{ compliance_consent('pipedrive', [['deal', 'activities.deal_id']]) }}
+        ) as gdpr_consent,
+        activities.is_done as is_completed,
+        not activities.is_done and activities.due_date < {{ ref_date() }} as is_overdue,
+        activities.is_deal_in_change_log,
+        activities.is_activity_id_reused,
+        activities.due_at,
+        activities.due_date
+    from activities
+    left join deals
+        on activities.deal_id = deals.deal_id
+
+),
+
+final as (
+
+    select
+        joined.activity_sk,
+        joined.activity_id,
+        joined.deal_id,
+        joined.owner_user_id,
+        joined.activity_type_id,
+        joined.activity_type,
+        joined.activity_type_name,
+        joined.funnel_step,
+        joined.region,
+        joined.gdpr_consent,
+        joined.is_completed,
+        joined.is_overdue,
+        joined.is_deal_in_change_log,
+        joined.is_activity_id_reused,
+        joined.due_at,
+        joined.due_date,
+        {{ compliance_retention_date('joined.region', 'activities', 'joined.due_date') }} as data_retention_date
+    from joined
+
+)
+
+select
+    activity_sk,
+    activity_id,
+    deal_id,
+    owner_user_id,
+    activity_type_id,
+    activity_type,
+    activity_type_name,
+    funnel_step,
+    region,
+    gdpr_consent,
+    is_completed,
+    is_overdue,
+    is_deal_in_change_log,
+    is_activity_id_reused,
+    due_at,
+    due_date,
+    data_retention_date
+from final

@@ -1,0 +1,171 @@
+{#-
+  One row per deal stage transition (every entry into a stage up to the end of source_dt), from the stage
+  timeline: from/to stage, time in the previous stage, the owner at that moment, value, stage probability
+  (seed pipedrive_stage_probabilities) and weighted value, and the compliance columns (region, consent,
+  retention: seeds/compliance, safe defaults 'unassigned' / 'unknown').
+-#}
+with
+
+stage_entries as (
+
+    select
+        deal_stage_entry_id,
+        deal_id,
+        stage_id,
+        previous_stage_id,
+        owner_user_id,
+        stage_entry_number,
+        stages_skipped_count,
+        days_in_previous_stage,
+        is_reentry,
+        is_backward_move,
+        is_skip,
+        entered_at,
+        entered_date
+    from {{ ref('int_deal_stages_sequenced') }}
+
+),
+
+deals as (
+
+    select
+        deal_id,
+        region,
+        gdpr_consent,
+        deal_value
+    from {{ ref('int_deals_consolidated') }}
+
+),
+
+stages as (
+
+    select
+        stage_id,
+        stage_name
+    from {{ ref('stg_pipedrive__stages') }}
+
+),
+
+stage_options as (
+
+    select
+        stage_id,
+        stage_label
+    from {{ ref('stg_pipedrive__stage_options') }}
+
+),
+
+stage_probabilities as (
+
+    select
+        stage_id,
+        stage_probability
+    from {{ ref('pipedrive_stage_probabilities') }}
+
+),
+
+funnel_steps as (
+
+    select
+        funnel_step,
+        stage_id
+    from {{ ref('funnel_steps') }}
+    where reached_by = 'stage_change'
+
+),
+
+joined as (
+
+    select
+        stage_entries.deal_stage_entry_id,
+        stage_entries.deal_id,
+        stage_entries.previous_stage_id as from_stage_id,
+        stage_entries.stage_id as to_stage_id,
+        stage_entries.owner_user_id,
+        cast(stage_entries.stage_entry_number as integer) as transition_number,
+        coalesce(from_stages.stage_name, from_options.stage_label) as from_stage_name,
+        coalesce(to_stages.stage_name, to_options.stage_label) as to_stage_name,
+        funnel_steps.funnel_step as to_funnel_step,
+        coalesce(deals.region, '{{ var("compliance_default_region", "unassigned") }}') as region,
+        coalesce(deals.gdpr_consent, '{{ var("compliance_default_consent", "unknown") }}') as gdpr_consent,
+        cast(stage_entries.stages_skipped_count as integer) as stages_skipped_count,
+        deals.deal_value,
+        stage_probabilities.stage_probability,
+        stage_entries.days_in_previous_stage,
+        stage_entries.is_reentry,
+        stage_entries.is_backward_move,
+        stage_entries.is_skip,
+        stage_entries.entered_at as transition_at,
+        stage_entries.entered_date as transition_date
+    from stage_entries
+    left join deals
+        on stage_entries.deal_id = deals.deal_id
+    left join stages as from_stages
+        on stage_entries.previous_stage_id = from_stages.stage_id
+    left join stage_options as from_options
+        on stage_entries.previous_stage_id = from_options.stage_id
+    left join stages as to_stages
+        on stage_entries.stage_id = to_stages.stage_id
+    left join stage_options as to_options
+        on stage_entries.stage_id = to_options.stage_id
+    left join stage_probabilities
+        on stage_entries.stage_id = stage_probabilities.stage_id
+    left join funnel_steps
+        on stage_entries.stage_id = funnel_steps.stage_id
+
+),
+
+final as (
+
+    select
+        joined.deal_stage_entry_id as deal_stage_transition_id,
+        joined.deal_id,
+        joined.from_stage_id,
+        joined.to_stage_id,
+        joined.owner_user_id,
+        joined.transition_number,
+        joined.from_stage_name,
+        joined.to_stage_name,
+        joined.to_funnel_step,
+        joined.region,
+        joined.gdpr_consent,
+        joined.stages_skipped_count,
+        joined.deal_value,
+        joined.stage_probability,
+        joined.deal_value * joined.stage_probability as weighted_value,
+        joined.days_in_previous_stage,
+        joined.is_reentry,
+        joined.is_backward_move,
+        joined.is_skip,
+        joined.transition_at,
+        joined.transition_date,
+        {{ compliance_retention_date('joined.region', 'pipeline_events', 'joined.transition_date') }}
+            as data_retention_date
+    from joined
+
+)
+
+select
+    deal_stage_transition_id,
+    deal_id,
+    from_stage_id,
+    to_stage_id,
+    owner_user_id,
+    transition_number,
+    from_stage_name,
+    to_stage_name,
+    to_funnel_step,
+    region,
+    gdpr_consent,
+    stages_skipped_count,
+    deal_value,
+    stage_probability,
+    weighted_value,
+    days_in_previous_stage,
+    is_reentry,
+    is_backward_move,
+    is_skip,
+    transition_at,
+    transition_date,
+    data_retention_date
+from final

@@ -1,0 +1,90 @@
+{#-
+  The BI funnel: per business month and funnel step, the number of distinct deals that reached the step in
+  that month. A complete month x step grid: a step nobody reached shows 0. Months run from the first month
+  with funnel data (or the `months` horizon) to source_dt's month. Incremental, delete+insert of the months
+  the run's window touches; see docs/funnel.md for each KPI's exact definition.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['month', 'funnel_step'],
+    pre_hook="{{ delete_window('month', 'month') }}",
+    on_schema_change='fail',
+) }}
+
+{%- set window_start, window_end = window_bounds('month') %}
+{%- if window_start is none %}
+    {#- full refresh over all history: from the first month with funnel data -#}
+    {%- set series_start = '(select min(date_month) from ' ~ ref('monthly_stats') ~ ')' %}
+{%- else %}
+    {%- set series_start = "cast('" ~ window_start.isoformat() ~ "' as date)" %}
+{%- endif %}
+
+with
+
+monthly_stats as (
+
+    select
+        date_month,
+        funnel_step,
+        deals_count
+    from {{ ref('monthly_stats') }}
+    where {{ window_filter('date_month', 'month') }}
+
+),
+
+funnel_steps as (
+
+    select
+        funnel_step,
+        step_order,
+        kpi_name
+    from {{ ref('funnel_steps') }}
+
+),
+
+months as (
+
+    select cast(month_start as date) as month_date
+    from generate_series(
+        cast({{ series_start }} as timestamp),
+        cast(date_trunc('month', cast({{ ref_date() }} as timestamp)) as timestamp),
+        interval '1 month'
+    ) as month_start
+
+),
+
+grid as (
+
+    select
+        months.month_date,
+        funnel_steps.funnel_step,
+        funnel_steps.step_order,
+        funnel_steps.kpi_name
+    from months
+    cross join funnel_steps
+
+),
+
+final as (
+
+    select
+        -- the BI contract names this column `month` (a non-reserved keyword in PostgreSQL)
+        grid.month_date as month,  -- noqa: RF04
+        grid.kpi_name,
+        grid.funnel_step,
+        cast(coalesce(monthly_stats.deals_count, 0) as bigint) as deals_count
+    from grid
+    left join monthly_stats
+        on
+            grid.month_date = monthly_stats.date_month
+            and grid.funnel_step = monthly_stats.funnel_step
+
+)
+
+select
+    month,
+    kpi_name,
+    funnel_step,
+    deals_count
+from final

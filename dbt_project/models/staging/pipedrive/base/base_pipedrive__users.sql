@@ -1,0 +1,85 @@
+{#- Every raw user, cleaned and typed, with the reason it cannot be typed (null when it can). -#}
+with
+
+source as (
+
+    select
+        id,
+        name,
+        email,
+        modified,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from {{ source('pipedrive', 'users') }}
+
+),
+
+cleaned as (
+
+    select
+        {{ crm_clean_text('id') }} as user_id,
+        {{ crm_clean_text('name') }} as user_name,
+        lower({{ crm_clean_text('email') }}) as email,
+        {{ crm_clean_text('modified') }} as modified,
+        {{ crm_raw_values(['id', 'name', 'email', 'modified']) }} as raw_values,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from source
+
+),
+
+checked as (
+
+    select
+        user_id,
+        user_name,
+        email,
+        modified,
+        raw_values,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        case
+            when user_id is null then 'id is missing'
+            when not {{ crm_is_bigint('user_id') }} then 'id is not an integer'
+            when modified is not null and not {{ crm_is_timestamp('modified') }}
+                then 'modified is not a valid timestamp'
+        end as reject_reason
+    from cleaned
+
+),
+
+final as (
+
+    select
+        case when reject_reason is null then cast(user_id as bigint) end as user_id,
+        user_name,
+        email,
+        case when reject_reason is null then {{ crm_cast_timestamptz('modified') }} end as modified_at,
+        reject_reason,
+        raw_values,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from checked
+
+)
+
+select
+    user_id,
+    user_name,
+    email,
+    modified_at,
+    reject_reason,
+    raw_values,
+    _source_file,
+    _source_line,
+    _load_id,
+    _loaded_at
+from final

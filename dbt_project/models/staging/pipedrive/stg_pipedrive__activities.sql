@@ -1,0 +1,87 @@
+{#-
+  Activities, typed. activity_id is reused by different activities in the export (other deal, type and due
+  time), so every distinct activity is kept and identified by activity_sk; exact duplicates (identical after
+  trimming) collapse into one row that keeps the count and the lineage of the first copy.
+-#}
+with
+
+base as (
+
+    select
+        activity_id,
+        deal_id,
+        owner_user_id,
+        activity_type,
+        is_done,
+        due_at,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from {{ ref('base_pipedrive__activities') }}
+    where reject_reason is null
+
+),
+
+collapsed as (
+
+    select
+        activity_id,
+        deal_id,
+        owner_user_id,
+        activity_type,
+        is_done,
+        due_at,
+        count(*) as source_rows_count,
+        (array_agg(_source_file order by _load_id, _source_line))[1] as _source_file,
+        (array_agg(_source_line order by _load_id, _source_line))[1] as _source_line,
+        min(_load_id) as _load_id,
+        min(_loaded_at) as _loaded_at
+    from base
+    group by
+        activity_id,
+        deal_id,
+        owner_user_id,
+        activity_type,
+        is_done,
+        due_at
+
+),
+
+final as (
+
+    select
+        {{ crm_surrogate_key([
+            'activity_id', 'deal_id', 'owner_user_id', 'activity_type', 'is_done', 'extract(epoch from due_at)'
+        ]) }} as activity_sk,
+        activity_id,
+        deal_id,
+        owner_user_id,
+        activity_type,
+        source_rows_count,
+        is_done,
+        source_rows_count > 1 as is_collapsed_duplicate,
+        due_at,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from collapsed
+
+)
+
+select
+    activity_sk,
+    activity_id,
+    deal_id,
+    owner_user_id,
+    activity_type,
+    source_rows_count,
+    is_done,
+    is_collapsed_duplicate,
+    due_at,
+    _source_file,
+    _source_line,
+    _load_id,
+    _loaded_at
+from final

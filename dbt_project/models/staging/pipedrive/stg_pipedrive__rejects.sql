@@ -1,0 +1,74 @@
+{#-
+  Every raw Pipedrive row that cannot be typed, with the reason and its raw values. Per raw table:
+  raw rows = sum(source_rows_count) of the staging model + rejected rows (tested in
+  tests/pipedrive/assert_pipedrive_raw_rows_reconcile.sql).
+-#}
+{%- set tables = [
+    ('deal_changes', 'base_pipedrive__deal_changes'),
+    ('activity', 'base_pipedrive__activities'),
+    ('activity_types', 'base_pipedrive__activity_types'),
+    ('stages', 'base_pipedrive__stages'),
+    ('users', 'base_pipedrive__users'),
+    ('fields', 'base_pipedrive__fields'),
+] -%}
+with
+
+{% for source_table, base_model in tables %}
+    {{ source_table }}_rejects as (
+
+        select
+            '{{ source_table }}' as source_table,
+            reject_reason,
+            raw_values,
+            _source_file,
+            _source_line,
+            _load_id,
+            _loaded_at
+        from {{ ref(base_model) }}
+        where reject_reason is not null
+
+    ),
+
+{% endfor %}
+unioned as (
+
+    {% for source_table, base_model in tables %}
+        select
+            source_table,
+            reject_reason,
+            raw_values,
+            _source_file,
+            _source_line,
+            _load_id,
+            _loaded_at
+        from {{ source_table }}_rejects
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        {{ crm_surrogate_key(['source_table', '_load_id', '_source_line']) }} as reject_id,
+        source_table,
+        reject_reason,
+        raw_values,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from unioned
+
+)
+
+select
+    reject_id,
+    source_table,
+    reject_reason,
+    raw_values,
+    _source_file,
+    _source_line,
+    _load_id,
+    _loaded_at
+from final
