@@ -1,0 +1,160 @@
+{#-
+  One row per booked opportunity. Sales person, branch and lead source: the booking's own spelling when it
+  resolves, else its lead's. Region and consent: its lead's; for an orphan (no lead) its branch's region.
+-#}
+with
+
+bookings as (
+
+    select
+        opportunity_id,
+        quote_number,
+        sales_person,
+        branch,
+        lead_source,
+        estimated_amount,
+        booked_at,
+        booked_date
+    from {{ ref('stg_field_crm__booked_opportunities') }}
+
+),
+
+variants as (
+
+    select
+        dimension,
+        raw_value,
+        canonical_key
+    from {{ ref('int_field_service__name_variants') }}
+
+),
+
+quotes as (
+
+    select
+        quote_number,
+        lead_id,
+        job_id,
+        has_lead,
+        has_job,
+        is_flagged_bad,
+        is_lost
+    from {{ ref('int_field_service__quotes_linked') }}
+
+),
+
+leads as (
+
+    select
+        lead_id,
+        sales_person_key,
+        branch_key,
+        lead_source_key,
+        region,
+        gdpr_consent,
+        created_date
+    from {{ ref('int_field_service__leads_enriched') }}
+
+),
+
+customer_keys as (
+
+    select
+        record_id,
+        customer_id
+    from {{ ref('int_field_service__customer_keys') }}
+    where record_type = 'booking'
+
+),
+
+branch_regions as (
+
+    select
+        branch_key,
+        region
+    from {{ ref('int_field_service__branch_regions') }}
+
+),
+
+resolved as (
+
+    select
+        bookings.opportunity_id,
+        bookings.quote_number,
+        {{ field_crm_resolved_key('bookings.sales_person', 'sales_person_variants') }} as sales_person_key,
+        {{ field_crm_resolved_key('bookings.branch', 'branch_variants') }} as branch_key,
+        {{ field_crm_resolved_key('bookings.lead_source', 'lead_source_variants') }} as lead_source_key,
+        bookings.estimated_amount,
+        bookings.booked_at,
+        bookings.booked_date
+    from bookings
+    left join variants as sales_person_variants
+        on
+            sales_person_variants.dimension = 'sales_person'
+            and bookings.sales_person = sales_person_variants.raw_value
+    left join variants as branch_variants
+        on
+            branch_variants.dimension = 'branch'
+            and bookings.branch = branch_variants.raw_value
+    left join variants as lead_source_variants
+        on
+            lead_source_variants.dimension = 'lead_source'
+            and bookings.lead_source = lead_source_variants.raw_value
+
+),
+
+final as (
+
+    select
+        resolved.opportunity_id,
+        resolved.quote_number,
+        quotes.lead_id,
+        quotes.job_id,
+        customer_keys.customer_id,
+        {{ field_crm_prefer_key(['resolved.sales_person_key', 'leads.sales_person_key']) }} as sales_person_key,
+        {{ field_crm_prefer_key(['resolved.branch_key', 'leads.branch_key']) }} as branch_key,
+        {{ field_crm_prefer_key(['resolved.lead_source_key', 'leads.lead_source_key']) }} as lead_source_key,
+        coalesce(leads.region, branch_regions.region) as region,
+        coalesce(leads.gdpr_consent, '{{ var("compliance_default_consent", "unknown") }}') as gdpr_consent,
+        resolved.estimated_amount,
+        coalesce(quotes.has_job, false) as has_job,
+        not coalesce(quotes.has_lead, false) as is_orphan,
+        coalesce(quotes.is_flagged_bad, false) as is_lead_flagged_bad,
+        coalesce(quotes.is_lost, false) as is_also_lost,
+        resolved.booked_at,
+        resolved.booked_date,
+        leads.created_date as lead_created_date,
+        resolved.booked_date - leads.created_date as days_from_lead_to_booking
+    from resolved
+    left join quotes
+        on resolved.quote_number = quotes.quote_number
+    left join leads
+        on quotes.lead_id = leads.lead_id
+    left join customer_keys
+        on resolved.opportunity_id = customer_keys.record_id
+    left join branch_regions
+        on {{ field_crm_prefer_key(['resolved.branch_key', 'leads.branch_key']) }} = branch_regions.branch_key
+
+)
+
+select
+    opportunity_id,
+    quote_number,
+    lead_id,
+    job_id,
+    customer_id,
+    sales_person_key,
+    branch_key,
+    lead_source_key,
+    region,
+    gdpr_consent,
+    estimated_amount,
+    has_job,
+    is_orphan,
+    is_lead_flagged_bad,
+    is_also_lost,
+    booked_at,
+    booked_date,
+    lead_created_date,
+    days_from_lead_to_booking
+from final

@@ -1,0 +1,187 @@
+{#-
+  One row per job. Only BOOKED and CLOSED jobs count as revenue (is_revenue_job); cancelled jobs are kept and
+  flagged. A transaction is a revenue job with a revenue amount (metrics_daily). Sales person and branch: the
+  job's own spelling when it resolves, else its booking's; lead source: its booking's. Orphan: no booking.
+-#}
+with
+
+jobs as (
+
+    select
+        job_id,
+        quote_number,
+        job_status,
+        sales_person,
+        branch,
+        origin_city,
+        destination_city,
+        revenue_amount,
+        is_revenue_job,
+        is_cancelled,
+        job_date
+    from {{ ref('stg_field_crm__jobs') }}
+
+),
+
+variants as (
+
+    select
+        dimension,
+        raw_value,
+        canonical_key
+    from {{ ref('int_field_service__name_variants') }}
+
+),
+
+quotes as (
+
+    select
+        quote_number,
+        lead_id,
+        opportunity_id,
+        has_booking
+    from {{ ref('int_field_service__quotes_linked') }}
+
+),
+
+bookings as (
+
+    select
+        opportunity_id,
+        sales_person_key,
+        branch_key,
+        lead_source_key,
+        region,
+        gdpr_consent,
+        booked_date
+    from {{ ref('fct_booked_opportunities') }}
+
+),
+
+leads as (
+
+    select
+        lead_id,
+        sales_person_key,
+        branch_key,
+        lead_source_key,
+        region,
+        gdpr_consent
+    from {{ ref('int_field_service__leads_enriched') }}
+
+),
+
+customer_keys as (
+
+    select
+        record_id,
+        customer_id
+    from {{ ref('int_field_service__customer_keys') }}
+    where record_type = 'job'
+
+),
+
+branch_regions as (
+
+    select
+        branch_key,
+        region
+    from {{ ref('int_field_service__branch_regions') }}
+
+),
+
+resolved as (
+
+    select
+        jobs.job_id,
+        jobs.quote_number,
+        jobs.job_status,
+        {{ field_crm_resolved_key('jobs.sales_person', 'sales_person_variants') }} as sales_person_key,
+        {{ field_crm_resolved_key('jobs.branch', 'branch_variants') }} as branch_key,
+        jobs.origin_city,
+        jobs.destination_city,
+        jobs.revenue_amount,
+        jobs.is_revenue_job,
+        jobs.is_cancelled,
+        jobs.job_date
+    from jobs
+    left join variants as sales_person_variants
+        on
+            sales_person_variants.dimension = 'sales_person'
+            and jobs.sales_person = sales_person_variants.raw_value
+    left join variants as branch_variants
+        on
+            branch_variants.dimension = 'branch'
+            and jobs.branch = branch_variants.raw_value
+
+),
+
+final as (
+
+    select
+        resolved.job_id,
+        resolved.quote_number,
+        quotes.opportunity_id,
+        quotes.lead_id,
+        customer_keys.customer_id,
+        {{ field_crm_prefer_key(['resolved.sales_person_key', 'bookings.sales_person_key', 'leads.sales_person_key']) }}
+            as sales_person_key,
+        {{ field_crm_prefer_key(['resolved.branch_key', 'bookings.branch_key', 'leads.branch_key']) }} as branch_key,
+        coalesce(
+            {{ field_crm_prefer_key(['bookings.lead_source_key', 'leads.lead_source_key']) }}, 'unknown'
+        ) as lead_source_key,
+        coalesce(bookings.region, leads.region, branch_regions.region) as region,
+        coalesce(
+            bookings.gdpr_consent, leads.gdpr_consent, '{{ var("compliance_default_consent", "unknown") }}'
+        ) as gdpr_consent,
+        resolved.job_status,
+        resolved.origin_city,
+        resolved.destination_city,
+        resolved.revenue_amount,
+        case when resolved.is_revenue_job then coalesce(resolved.revenue_amount, 0) else 0 end
+            as recognised_revenue,
+        resolved.is_revenue_job,
+        resolved.is_revenue_job and resolved.revenue_amount is not null as is_transaction,
+        resolved.is_cancelled,
+        not coalesce(quotes.has_booking, false) as is_orphan,
+        resolved.job_date,
+        bookings.booked_date,
+        resolved.job_date - bookings.booked_date as days_from_booking_to_job
+    from resolved
+    left join quotes
+        on resolved.quote_number = quotes.quote_number
+    left join bookings
+        on quotes.opportunity_id = bookings.opportunity_id
+    left join leads
+        on quotes.lead_id = leads.lead_id
+    left join customer_keys
+        on resolved.job_id = customer_keys.record_id
+    left join branch_regions
+        on resolved.branch_key = branch_regions.branch_key
+
+)
+
+select
+    job_id,
+    quote_number,
+    opportunity_id,
+    lead_id,
+    customer_id,
+    sales_person_key,
+    branch_key,
+    lead_source_key,
+    region,
+    gdpr_consent,
+    job_status,
+    origin_city,
+    destination_city,
+    revenue_amount,
+    recognised_revenue,
+    is_revenue_job,
+    is_transaction,
+    is_cancelled,
+    is_orphan,
+    job_date,
+    booked_date,
+    days_from_booking_to_job
+from final

@@ -1,0 +1,446 @@
+{#-
+  One row per lead lifecycle event (seed "FactLeadConversion"), lifecycle = quote_number:
+    created    the lead was created (leads.csv created_at);
+    quoted     the lead reached QUOTED or beyond (status rank >= 3, or a booking or job exists). The export has
+               no quote time: dated at creation, is_event_date_estimated = true;
+    bad        the lead was flagged bad (bad_leads.csv flagged_at);
+    booked     the quote was booked (booked_opportunities.csv booked_at); value = estimated amount;
+    lost       the quote was lost (lost_leads.csv lost_at);
+    converted  a BOOKED or CLOSED job for the quote (jobs.csv job_date); value = recognised revenue.
+  Attribution: the event record's own sales person / branch when they resolve, else its lead's (fct_* rules).
+  days_in_previous_status = days since the lifecycle's previous event (ordered by date, then the order above).
+-#}
+with
+
+leads as (
+
+    select
+        lead_id,
+        quote_number,
+        customer_id,
+        sales_person_key,
+        branch_key,
+        lead_source_key,
+        lead_status,
+        lead_status_rank,
+        region,
+        gdpr_consent,
+        created_date
+    from {{ ref('int_field_service__leads_enriched') }}
+
+),
+
+quotes as (
+
+    select
+        quote_number,
+        lead_id,
+        has_booking,
+        has_job
+    from {{ ref('int_field_service__quotes_linked') }}
+
+),
+
+bad_leads as (
+
+    select
+        lead_id,
+        quote_number,
+        flagged_date
+    from {{ ref('stg_field_crm__bad_leads') }}
+
+),
+
+lost_leads as (
+
+    select
+        quote_number,
+        sales_person,
+        branch,
+        lost_date
+    from {{ ref('stg_field_crm__lost_leads') }}
+
+),
+
+bookings as (
+
+    select
+        opportunity_id,
+        quote_number,
+        lead_id,
+        customer_id,
+        sales_person_key,
+        branch_key,
+        lead_source_key,
+        region,
+        gdpr_consent,
+        estimated_amount,
+        booked_date
+    from {{ ref('fct_booked_opportunities') }}
+
+),
+
+jobs as (
+
+    select
+        job_id,
+        quote_number,
+        opportunity_id,
+        lead_id,
+        customer_id,
+        sales_person_key,
+        branch_key,
+        lead_source_key,
+        region,
+        gdpr_consent,
+        recognised_revenue,
+        is_revenue_job,
+        job_date
+    from {{ ref('fct_jobs') }}
+
+),
+
+variants as (
+
+    select
+        dimension,
+        raw_value,
+        canonical_key
+    from {{ ref('int_field_service__name_variants') }}
+
+),
+
+branch_regions as (
+
+    select
+        branch_key,
+        region
+    from {{ ref('int_field_service__branch_regions') }}
+
+),
+
+lead_events as (
+
+    select
+        leads.lead_id as record_id,
+        'created' as event_type,
+        leads.lead_id,
+        leads.quote_number,
+        null as opportunity_id,
+        null as job_id,
+        leads.sales_person_key,
+        leads.branch_key,
+        null::numeric(16, 2) as conversion_value,
+        false as is_event_date_estimated,
+        leads.created_date as event_date
+    from leads
+    union all
+    select
+        leads.lead_id as record_id,
+        'quoted' as event_type,
+        leads.lead_id,
+        leads.quote_number,
+        null as opportunity_id,
+        null as job_id,
+        leads.sales_person_key,
+        leads.branch_key,
+        null::numeric(16, 2) as conversion_value,
+        true as is_event_date_estimated,
+        leads.created_date as event_date
+    from leads
+    left join quotes
+        on leads.quote_number = quotes.quote_number
+    where leads.lead_status_rank >= 3 or quotes.has_booking or quotes.has_job
+
+),
+
+bad_events as (
+
+    select
+        bad_leads.lead_id as record_id,
+        bad_leads.lead_id,
+        bad_leads.flagged_date as event_date,
+        'bad' as event_type,
+        null as opportunity_id,
+        null as job_id,
+        false as is_event_date_estimated,
+        null::numeric(16, 2) as conversion_value,
+        coalesce(leads.quote_number, bad_leads.quote_number) as quote_number,
+        coalesce(leads.sales_person_key, 'unknown') as sales_person_key,
+        coalesce(leads.branch_key, 'unknown') as branch_key
+    from bad_leads
+    left join leads
+        on bad_leads.lead_id = leads.lead_id
+
+),
+
+lost_events as (
+
+    select
+        lost_leads.quote_number as record_id,
+        'lost' as event_type,
+        quotes.lead_id,
+        lost_leads.quote_number,
+        null as opportunity_id,
+        null as job_id,
+        {{ field_crm_prefer_key([
+            field_crm_resolved_key('lost_leads.sales_person', 'sales_person_variants'), 'leads.sales_person_key'
+        ]) }} as sales_person_key,
+        {{ field_crm_prefer_key([
+            field_crm_resolved_key('lost_leads.branch', 'branch_variants'), 'leads.branch_key'
+        ]) }} as branch_key,
+        null::numeric(16, 2) as conversion_value,
+        false as is_event_date_estimated,
+        lost_leads.lost_date as event_date
+    from lost_leads
+    left join quotes
+        on lost_leads.quote_number = quotes.quote_number
+    left join leads
+        on quotes.lead_id = leads.lead_id
+    left join variants as sales_person_variants
+        on
+            sales_person_variants.dimension = 'sales_person'
+            and lost_leads.sales_person = sales_person_variants.raw_value
+    left join variants as branch_variants
+        on
+            branch_variants.dimension = 'branch'
+            and lost_leads.branch = branch_variants.raw_value
+
+),
+
+deal_events as (
+
+    select
+        opportunity_id as record_id,
+        'booked' as event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        null as job_id,
+        sales_person_key,
+        branch_key,
+        estimated_amount as conversion_value,
+        false as is_event_date_estimated,
+        booked_date as event_date
+    from bookings
+    union all
+    select
+        job_id as record_id,
+        'converted' as event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        sales_person_key,
+        branch_key,
+        recognised_revenue as conversion_value,
+        false as is_event_date_estimated,
+        job_date as event_date
+    from jobs
+    where is_revenue_job
+
+),
+
+events as (
+
+    select
+        record_id,
+        event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        sales_person_key,
+        branch_key,
+        conversion_value,
+        is_event_date_estimated,
+        event_date
+    from lead_events
+    union all
+    select
+        record_id,
+        event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        sales_person_key,
+        branch_key,
+        conversion_value,
+        is_event_date_estimated,
+        event_date
+    from bad_events
+    union all
+    select
+        record_id,
+        event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        sales_person_key,
+        branch_key,
+        conversion_value,
+        is_event_date_estimated,
+        event_date
+    from lost_events
+    union all
+    select
+        record_id,
+        event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        sales_person_key,
+        branch_key,
+        conversion_value,
+        is_event_date_estimated,
+        event_date
+    from deal_events
+
+),
+
+attributed as (
+
+    select
+        md5(events.event_type || '|' || events.record_id) as lead_event_id,
+        coalesce(events.quote_number, 'lead:' || events.lead_id) as lifecycle_id,
+        events.event_type,
+        case events.event_type
+            when 'created' then 1
+            when 'quoted' then 2
+            when 'bad' then 3
+            when 'booked' then 4
+            when 'lost' then 5
+            when 'converted' then 6
+        end as event_order,
+        case events.event_type
+            when 'created' then 'NEW'
+            when 'quoted' then 'QUOTED'
+            when 'bad' then 'BAD'
+            when 'booked' then 'BOOKED'
+            when 'lost' then 'LOST'
+            when 'converted' then 'CONVERTED'
+        end as event_status,
+        events.lead_id,
+        events.quote_number,
+        events.opportunity_id,
+        events.job_id,
+        coalesce(leads.customer_id, bookings.customer_id, jobs.customer_id) as customer_id,
+        coalesce(leads.lead_source_key, bookings.lead_source_key, jobs.lead_source_key, 'unknown')
+            as lead_source_key,
+        events.sales_person_key,
+        events.branch_key,
+        coalesce(leads.region, bookings.region, jobs.region, branch_regions.region) as region,
+        coalesce(
+            leads.gdpr_consent, bookings.gdpr_consent, jobs.gdpr_consent,
+            '{{ var("compliance_default_consent", "unknown") }}'
+        ) as gdpr_consent,
+        coalesce(leads.lead_status, 'NONE') as current_lead_status,
+        events.conversion_value,
+        events.is_event_date_estimated,
+        leads.lead_id is null as is_orphan,
+        events.event_date,
+        leads.created_date as lead_created_date
+    from events
+    left join leads
+        on events.lead_id = leads.lead_id
+    left join bookings
+        on events.opportunity_id = bookings.opportunity_id
+    left join jobs
+        on events.job_id = jobs.job_id
+    left join branch_regions
+        on events.branch_key = branch_regions.branch_key
+
+),
+
+sequenced as (
+
+    select
+        lead_event_id,
+        lifecycle_id,
+        event_type,
+        event_order,
+        event_status,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        customer_id,
+        lead_source_key,
+        sales_person_key,
+        branch_key,
+        region,
+        gdpr_consent,
+        current_lead_status,
+        conversion_value,
+        is_event_date_estimated,
+        is_orphan,
+        event_date,
+        lead_created_date,
+        lag(event_date) over lifecycle as previous_event_date,
+        row_number() over lifecycle as event_sequence
+    from attributed
+    window lifecycle as (partition by lifecycle_id order by event_date, event_order, lead_event_id)
+
+),
+
+final as (
+
+    select
+        sequenced.lead_event_id,
+        sequenced.lifecycle_id,
+        sequenced.lead_id,
+        sequenced.quote_number,
+        sequenced.opportunity_id,
+        sequenced.job_id,
+        sequenced.customer_id,
+        sequenced.lead_source_key,
+        sequenced.sales_person_key,
+        sequenced.branch_key,
+        sequenced.region,
+        sequenced.event_type,
+        sequenced.event_status,
+        sequenced.current_lead_status,
+        sequenced.gdpr_consent,
+        sequenced.conversion_value,
+        sequenced.is_event_date_estimated,
+        sequenced.is_orphan,
+        sequenced.event_date,
+        sequenced.lead_created_date,
+        sequenced.event_sequence::integer as event_sequence,
+        sequenced.event_date - sequenced.lead_created_date as days_since_creation,
+        sequenced.event_date - sequenced.previous_event_date as days_in_previous_status,
+        {{ compliance_retention_date('sequenced.region', 'pipeline_events', 'sequenced.event_date') }}
+            as data_retention_date
+    from sequenced
+
+)
+
+select
+    lead_event_id,
+    lifecycle_id,
+    lead_id,
+    quote_number,
+    opportunity_id,
+    job_id,
+    customer_id,
+    lead_source_key,
+    sales_person_key,
+    branch_key,
+    region,
+    event_type,
+    event_status,
+    current_lead_status,
+    gdpr_consent,
+    event_sequence,
+    days_since_creation,
+    days_in_previous_status,
+    conversion_value,
+    is_event_date_estimated,
+    is_orphan,
+    event_date,
+    lead_created_date,
+    data_retention_date
+from final

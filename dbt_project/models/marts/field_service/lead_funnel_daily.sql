@@ -1,0 +1,94 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['funnel_date', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
+        on_schema_change='fail',
+        pre_hook="{{ delete_window('funnel_date', 'day') }}"
+    )
+}}
+{#-
+  Lead funnel per business day, lead source, branch, sales person and region: how many lifecycle events of
+  each type happened that day (fct_lead_conversions), and period conversion rates (events of the period over
+  leads created in the period, not cohorts). A run replaces the window [source_dt - backfill_period, source_dt]
+  (macros/incremental_window.sql); a row depends only on the events of its own day.
+-#}
+with
+
+events as (
+
+    select
+        event_date,
+        event_type,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        conversion_value
+    from {{ ref('fct_lead_conversions') }}
+    where {{ window_filter('event_date', 'day') }}
+
+),
+
+counted as (
+
+    select
+        event_date as funnel_date,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        count(*) filter (where event_type = 'created') as leads_count,
+        count(*) filter (where event_type = 'quoted') as quoted_count,
+        count(*) filter (where event_type = 'booked') as booked_count,
+        count(*) filter (where event_type = 'converted') as jobs_done_count,
+        count(*) filter (where event_type = 'lost') as lost_count,
+        count(*) filter (where event_type = 'bad') as bad_count,
+        coalesce(sum(conversion_value) filter (where event_type = 'booked'), 0) as booked_value,
+        coalesce(sum(conversion_value) filter (where event_type = 'converted'), 0) as revenue
+    from events
+    group by event_date, lead_source_key, branch_key, sales_person_key, region
+
+),
+
+final as (
+
+    select
+        funnel_date,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        leads_count::integer as leads_count,
+        quoted_count::integer as quoted_count,
+        booked_count::integer as booked_count,
+        jobs_done_count::integer as jobs_done_count,
+        lost_count::integer as lost_count,
+        bad_count::integer as bad_count,
+        booked_value::numeric(16, 2) as booked_value,
+        revenue::numeric(16, 2) as revenue,
+        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
+        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
+    from counted
+
+)
+
+select
+    funnel_date,
+    lead_source_key,
+    branch_key,
+    sales_person_key,
+    region,
+    leads_count,
+    quoted_count,
+    booked_count,
+    jobs_done_count,
+    lost_count,
+    bad_count,
+    booked_value,
+    revenue,
+    lead_to_booked_rate,
+    booked_to_job_rate,
+    lead_to_job_rate
+from final

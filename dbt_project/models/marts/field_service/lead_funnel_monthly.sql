@@ -1,0 +1,98 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['funnel_month', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
+        on_schema_change='fail',
+        pre_hook="{{ delete_window('funnel_month', 'month') }}"
+    )
+}}
+{#-
+  lead_funnel_daily rolled up to business months (funnel_month = first day). A run replaces every month the
+  daily window touches, re-summed from the daily table (the current month up to source_dt).
+-#}
+with
+
+daily as (
+
+    select
+        funnel_date,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        leads_count,
+        quoted_count,
+        booked_count,
+        jobs_done_count,
+        lost_count,
+        bad_count,
+        booked_value,
+        revenue
+    from {{ ref('lead_funnel_daily') }}
+    where {{ window_filter('funnel_date', 'month') }}
+
+),
+
+summed as (
+
+    select
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        date_trunc('month', funnel_date)::date as funnel_month,
+        sum(leads_count) as leads_count,
+        sum(quoted_count) as quoted_count,
+        sum(booked_count) as booked_count,
+        sum(jobs_done_count) as jobs_done_count,
+        sum(lost_count) as lost_count,
+        sum(bad_count) as bad_count,
+        sum(booked_value) as booked_value,
+        sum(revenue) as revenue
+    from daily
+    group by date_trunc('month', funnel_date)::date, lead_source_key, branch_key, sales_person_key, region
+
+),
+
+final as (
+
+    select
+        funnel_month,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        leads_count::integer as leads_count,
+        quoted_count::integer as quoted_count,
+        booked_count::integer as booked_count,
+        jobs_done_count::integer as jobs_done_count,
+        lost_count::integer as lost_count,
+        bad_count::integer as bad_count,
+        booked_value::numeric(16, 2) as booked_value,
+        revenue::numeric(16, 2) as revenue,
+        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
+        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
+    from summed
+
+)
+
+select
+    funnel_month,
+    lead_source_key,
+    branch_key,
+    sales_person_key,
+    region,
+    leads_count,
+    quoted_count,
+    booked_count,
+    jobs_done_count,
+    lost_count,
+    bad_count,
+    booked_value,
+    revenue,
+    lead_to_booked_rate,
+    booked_to_job_rate,
+    lead_to_job_rate
+from final

@@ -1,0 +1,113 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='metric_date',
+        on_schema_change='fail',
+        pre_hook="{{ delete_window('metric_date', 'day') }}"
+    )
+}}
+{#-
+  Daily sales KPIs (seed "Simple Analytics Platform"), one row per business day from the first transaction up to
+  source_dt (days without sales included, as zeros). A transaction is a BOOKED or CLOSED job with a revenue
+  amount, dated on its job date. New customers: customers whose first transaction ever is that day;
+  cumulative_customers: customers with a first transaction on or before it. Every value depends only on the data
+  and the row's date, so an incremental run equals a full refresh.
+-#}
+with
+
+jobs as (
+
+    select
+        customer_id,
+        revenue_amount,
+        job_date
+    from {{ ref('fct_jobs') }}
+    where is_transaction
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        first_transaction_date
+    from {{ ref('dim_customers') }}
+    where first_transaction_date is not null
+
+),
+
+days as (
+
+    select spine_day::date as metric_date
+    from generate_series(
+        (select min(job_date) from jobs),
+        {{ ref_date() }},
+        interval '1 day'
+    ) as spine_day
+
+),
+
+window_days as (
+
+    select metric_date
+    from days
+    where {{ window_filter('metric_date', 'day') }}
+
+),
+
+sales as (
+
+    select
+        job_date as metric_date,
+        sum(revenue_amount) as total_sales,
+        count(*) as transactions_count,
+        count(distinct customer_id) as total_customers
+    from jobs
+    where {{ window_filter('job_date', 'day') }}
+    group by job_date
+
+),
+
+first_transactions as (
+
+    select
+        first_transaction_date,
+        count(*) as new_customers
+    from customers
+    group by first_transaction_date
+
+),
+
+final as (
+
+    select
+        window_days.metric_date,
+        coalesce(sales.total_sales, 0)::numeric(16, 2) as total_sales,
+        coalesce(sales.transactions_count, 0)::integer as transactions_count,
+        round(sales.total_sales / nullif(sales.transactions_count, 0), 2)::numeric(16, 2)
+            as average_transaction_value,
+        coalesce(sales.total_customers, 0)::integer as total_customers,
+        coalesce(first_transactions.new_customers, 0)::integer as new_customers,
+        (
+            select count(*)
+            from customers
+            where customers.first_transaction_date <= window_days.metric_date
+        )::integer as cumulative_customers
+    from window_days
+    left join sales
+        on window_days.metric_date = sales.metric_date
+    left join first_transactions
+        on window_days.metric_date = first_transactions.first_transaction_date
+
+)
+
+select
+    metric_date,
+    total_sales,
+    transactions_count,
+    average_transaction_value,
+    total_customers,
+    new_customers,
+    cumulative_customers
+from final

@@ -1,0 +1,150 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['performance_month', 'sales_person_key', 'branch_key'],
+        on_schema_change='fail',
+        pre_hook="{{ delete_window('performance_month', 'month') }}"
+    )
+}}
+{#-
+  Per business month, sales person and branch: quotes, bookings, jobs done, revenue (fct_lead_conversions, by
+  event date and the event's attribution), close rate = bookings / quotes, and the call metrics of
+  user_performance (names resolved like everywhere else). A run replaces every month the window touches.
+-#}
+with
+
+events as (
+
+    select
+        event_date,
+        event_type,
+        sales_person_key,
+        branch_key,
+        conversion_value
+    from {{ ref('fct_lead_conversions') }}
+    where {{ window_filter('event_date', 'month') }}
+
+),
+
+calls as (
+
+    select
+        sales_person,
+        branch,
+        calls_made,
+        calls_answered,
+        talk_minutes,
+        performance_date
+    from {{ ref('stg_field_crm__user_performance') }}
+    where {{ window_filter('performance_date', 'month') }}
+
+),
+
+variants as (
+
+    select
+        dimension,
+        raw_value,
+        canonical_key
+    from {{ ref('int_field_service__name_variants') }}
+
+),
+
+event_totals as (
+
+    select
+        sales_person_key,
+        branch_key,
+        date_trunc('month', event_date)::date as performance_month,
+        count(*) filter (where event_type = 'quoted') as quotes_count,
+        count(*) filter (where event_type = 'booked') as bookings_count,
+        count(*) filter (where event_type = 'converted') as jobs_count,
+        coalesce(sum(conversion_value) filter (where event_type = 'booked'), 0) as booked_value,
+        coalesce(sum(conversion_value) filter (where event_type = 'converted'), 0) as revenue
+    from events
+    group by date_trunc('month', event_date)::date, sales_person_key, branch_key
+
+),
+
+resolved_calls as (
+
+    select
+        date_trunc('month', calls.performance_date)::date as performance_month,
+        {{ field_crm_resolved_key('calls.sales_person', 'sales_person_variants') }} as sales_person_key,
+        {{ field_crm_resolved_key('calls.branch', 'branch_variants') }} as branch_key,
+        calls.calls_made,
+        calls.calls_answered,
+        calls.talk_minutes,
+        calls.performance_date
+    from calls
+    left join variants as sales_person_variants
+        on
+            sales_person_variants.dimension = 'sales_person'
+            and calls.sales_person = sales_person_variants.raw_value
+    left join variants as branch_variants
+        on
+            branch_variants.dimension = 'branch'
+            and calls.branch = branch_variants.raw_value
+
+),
+
+call_totals as (
+
+    select
+        performance_month,
+        sales_person_key,
+        branch_key,
+        coalesce(sum(calls_made), 0) as calls_made,
+        coalesce(sum(calls_answered), 0) as calls_answered,
+        coalesce(sum(talk_minutes), 0) as talk_minutes,
+        count(distinct performance_date) as call_days_count
+    from resolved_calls
+    group by performance_month, sales_person_key, branch_key
+
+),
+
+final as (
+
+    select
+        coalesce(event_totals.performance_month, call_totals.performance_month) as performance_month,
+        coalesce(event_totals.sales_person_key, call_totals.sales_person_key) as sales_person_key,
+        coalesce(event_totals.branch_key, call_totals.branch_key) as branch_key,
+        coalesce(event_totals.quotes_count, 0)::integer as quotes_count,
+        coalesce(event_totals.bookings_count, 0)::integer as bookings_count,
+        coalesce(event_totals.jobs_count, 0)::integer as jobs_count,
+        coalesce(call_totals.calls_made, 0)::integer as calls_made,
+        coalesce(call_totals.calls_answered, 0)::integer as calls_answered,
+        coalesce(call_totals.talk_minutes, 0)::integer as talk_minutes,
+        coalesce(call_totals.call_days_count, 0)::integer as call_days_count,
+        coalesce(event_totals.booked_value, 0)::numeric(16, 2) as booked_value,
+        coalesce(event_totals.revenue, 0)::numeric(16, 2) as revenue,
+        round(event_totals.bookings_count::numeric / nullif(event_totals.quotes_count, 0), 4)::numeric(12, 4)
+            as close_rate,
+        round(call_totals.calls_answered::numeric / nullif(call_totals.calls_made, 0), 4)::numeric(12, 4)
+            as call_answer_rate
+    from event_totals
+    full outer join call_totals
+        on
+            event_totals.performance_month = call_totals.performance_month
+            and event_totals.sales_person_key = call_totals.sales_person_key
+            and event_totals.branch_key = call_totals.branch_key
+
+)
+
+select
+    performance_month,
+    sales_person_key,
+    branch_key,
+    quotes_count,
+    bookings_count,
+    jobs_count,
+    calls_made,
+    calls_answered,
+    talk_minutes,
+    call_days_count,
+    booked_value,
+    revenue,
+    close_rate,
+    call_answer_rate
+from final

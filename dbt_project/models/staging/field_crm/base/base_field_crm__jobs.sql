@@ -1,0 +1,210 @@
+{#-
+  Every raw job, parsed, with its disposition: staged, duplicate (an exact copy of an earlier row) or
+  rejected (with the reason). stg_field_crm__jobs keeps the staged rows.
+  A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
+-#}
+{{ config(materialized='table') }}
+{%- set columns = [
+    'job_id',
+    'quote_number',
+    'job_date',
+    'status',
+    'revenue',
+    'sales_person',
+    'branch',
+    'customer_email',
+    'origin_city',
+    'destination_city'
+] -%}
+
+with
+
+source as (
+
+    select
+        job_id,
+        quote_number,
+        job_date,
+        status,
+        revenue,
+        sales_person,
+        branch,
+        customer_email,
+        origin_city,
+        destination_city,
+        _extra,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from {{ source('field_crm', 'jobs') }}
+
+),
+
+numbered as (
+
+    select
+        job_id,
+        quote_number,
+        job_date,
+        status,
+        revenue,
+        sales_person,
+        branch,
+        customer_email,
+        origin_city,
+        destination_city,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        row_number() over copies as copy_number,
+        first_value(_source_file || ':' || _source_line) over copies as first_copy
+    from source
+    window copies as (
+        partition by
+            job_id,
+            quote_number,
+            job_date,
+            status,
+            revenue,
+            sales_person,
+            branch,
+            customer_email,
+            origin_city,
+            destination_city,
+            _extra
+        order by _load_id, _source_file, _source_line
+    )
+
+),
+
+parsed as (
+
+    select
+        {{ field_crm_blank_to_null('job_id') }} as job_id,
+        {{ field_crm_blank_to_null('quote_number') }} as quote_number,
+        {{ field_crm_parse_date('job_date') }} as job_date,
+        {{ field_crm_fold_status('status') }} as status_folded,
+        {{ field_crm_parse_money('revenue') }} as revenue,
+        sales_person,
+        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
+        branch,
+        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        {{ field_crm_normalise_email('customer_email') }} as customer_email,
+        {{ field_crm_blank_to_null('origin_city') }} as origin_city,
+        {{ field_crm_blank_to_null('destination_city') }} as destination_city,
+        {{ field_crm_raw_values(columns) }} as raw_values,
+        nullif(
+            concat_ws(
+                '; ',
+                {{ field_crm_reason('job_id') }},
+                {{ field_crm_reason('quote_number') }},
+                {{ field_crm_reason('job_date', field_crm_parse_date('job_date'), 'date') }},
+                {{ field_crm_reason('status') }},
+                {{ field_crm_reason('revenue', field_crm_parse_money('revenue'), 'money amount', false) }}
+            ),
+            ''
+        ) as parse_errors,
+        copy_number,
+        first_copy,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from numbered
+
+),
+
+versioned as (
+
+    select
+        job_id,
+        quote_number,
+        job_date,
+        status_folded,
+        revenue,
+        sales_person,
+        sales_person_name_key,
+        branch,
+        branch_name_key,
+        customer_email,
+        origin_city,
+        destination_city,
+        raw_values,
+        parse_errors,
+        copy_number,
+        first_copy,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        {#- The latest parseable version of a key wins; earlier differing versions are superseded. -#}
+        row_number() over latest as version_number,
+        first_value(_source_file || ':' || _source_line) over latest as latest_version
+    from parsed
+    window latest as (
+        partition by job_id, (copy_number = 1 and parse_errors is null)
+        order by _load_id desc, _source_file desc, _source_line desc
+    )
+
+),
+
+final as (
+
+    select
+        job_id,
+        quote_number,
+        job_date,
+        status_folded,
+        revenue,
+        sales_person,
+        sales_person_name_key,
+        branch,
+        branch_name_key,
+        customer_email,
+        origin_city,
+        destination_city,
+        raw_values,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        case
+            when copy_number > 1 then 'duplicate'
+            when parse_errors is not null or version_number > 1 then 'rejected'
+            else 'staged'
+        end as row_disposition,
+        case
+            when copy_number > 1 then 'exact duplicate of ' || first_copy
+            when parse_errors is not null then parse_errors
+            when version_number > 1
+                then
+                    'superseded by a later row of job_id '
+                    || job_id || ' at ' || latest_version
+        end as disposition_reason
+    from versioned
+
+)
+
+select
+    job_id,
+    quote_number,
+    job_date,
+    status_folded,
+    revenue,
+    sales_person,
+    sales_person_name_key,
+    branch,
+    branch_name_key,
+    customer_email,
+    origin_city,
+    destination_city,
+    raw_values,
+    row_disposition,
+    disposition_reason,
+    _source_file,
+    _source_line,
+    _load_id,
+    _loaded_at
+from final

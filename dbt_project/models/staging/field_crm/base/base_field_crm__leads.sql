@@ -1,0 +1,250 @@
+{#-
+  Every raw lead, parsed, with its disposition: staged, duplicate (an exact copy of an earlier row) or
+  rejected (with the reason). stg_field_crm__leads keeps the staged rows.
+  A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
+-#}
+{{ config(materialized='table') }}
+{%- set columns = [
+    'lead_id',
+    'quote_number',
+    'created_at',
+    'status',
+    'lead_source',
+    'branch',
+    'sales_person',
+    'customer_name',
+    'customer_email',
+    'customer_phone',
+    'origin_city',
+    'destination_city',
+    'region',
+    'gdpr_consent'
+] -%}
+
+with
+
+source as (
+
+    select
+        lead_id,
+        quote_number,
+        created_at,
+        status,
+        lead_source,
+        branch,
+        sales_person,
+        customer_name,
+        customer_email,
+        customer_phone,
+        origin_city,
+        destination_city,
+        region,
+        gdpr_consent,
+        _extra,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from {{ source('field_crm', 'leads') }}
+
+),
+
+numbered as (
+
+    select
+        lead_id,
+        quote_number,
+        created_at,
+        status,
+        lead_source,
+        branch,
+        sales_person,
+        customer_name,
+        customer_email,
+        customer_phone,
+        origin_city,
+        destination_city,
+        region,
+        gdpr_consent,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        row_number() over copies as copy_number,
+        first_value(_source_file || ':' || _source_line) over copies as first_copy
+    from source
+    window copies as (
+        partition by
+            lead_id,
+            quote_number,
+            created_at,
+            status,
+            lead_source,
+            branch,
+            sales_person,
+            customer_name,
+            customer_email,
+            customer_phone,
+            origin_city,
+            destination_city,
+            region,
+            gdpr_consent,
+            _extra
+        order by _load_id, _source_file, _source_line
+    )
+
+),
+
+parsed as (
+
+    select
+        {{ field_crm_blank_to_null('lead_id') }} as lead_id,
+        {{ field_crm_blank_to_null('quote_number') }} as quote_number,
+        {{ field_crm_parse_timestamp('created_at') }} as created_at,
+        {{ field_crm_fold_status('status') }} as status_folded,
+        lead_source,
+        {{ field_crm_name_key('lead_source', reorder_comma=false) }} as lead_source_name_key,
+        branch,
+        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        sales_person,
+        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
+        regexp_replace(btrim(customer_name), '[[:space:]]+', ' ', 'g') as customer_name,
+        {{ field_crm_normalise_email('customer_email') }} as customer_email,
+        {{ field_crm_clean_phone('customer_phone') }} as customer_phone,
+        {{ field_crm_blank_to_null('origin_city') }} as origin_city,
+        {{ field_crm_blank_to_null('destination_city') }} as destination_city,
+        {{ field_crm_blank_to_null('region') }} as region_code,
+        {{ field_crm_name_key('region', reorder_comma=false) }} as region_name_key,
+        {{ field_crm_parse_consent('gdpr_consent') }} as gdpr_consent,
+        {{ field_crm_raw_values(columns) }} as raw_values,
+        nullif(
+            concat_ws(
+                '; ',
+                {{ field_crm_reason('lead_id') }},
+                {{ field_crm_reason('created_at', field_crm_parse_timestamp('created_at'), 'date') }},
+                {{ field_crm_reason('gdpr_consent', field_crm_parse_consent('gdpr_consent'), 'consent flag', false) }}
+            ),
+            ''
+        ) as parse_errors,
+        copy_number,
+        first_copy,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from numbered
+
+),
+
+versioned as (
+
+    select
+        lead_id,
+        quote_number,
+        created_at,
+        status_folded,
+        lead_source,
+        lead_source_name_key,
+        branch,
+        branch_name_key,
+        sales_person,
+        sales_person_name_key,
+        customer_name,
+        customer_email,
+        customer_phone,
+        origin_city,
+        destination_city,
+        region_code,
+        region_name_key,
+        gdpr_consent,
+        raw_values,
+        parse_errors,
+        copy_number,
+        first_copy,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        {#- The latest parseable version of a key wins; earlier differing versions are superseded. -#}
+        row_number() over latest as version_number,
+        first_value(_source_file || ':' || _source_line) over latest as latest_version
+    from parsed
+    window latest as (
+        partition by lead_id, (copy_number = 1 and parse_errors is null)
+        order by _load_id desc, _source_file desc, _source_line desc
+    )
+
+),
+
+final as (
+
+    select
+        lead_id,
+        quote_number,
+        created_at,
+        status_folded,
+        lead_source,
+        lead_source_name_key,
+        branch,
+        branch_name_key,
+        sales_person,
+        sales_person_name_key,
+        customer_name,
+        customer_email,
+        customer_phone,
+        origin_city,
+        destination_city,
+        region_code,
+        region_name_key,
+        gdpr_consent,
+        raw_values,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at,
+        {{ to_business_date('created_at') }} as created_date,
+        case
+            when copy_number > 1 then 'duplicate'
+            when parse_errors is not null or version_number > 1 then 'rejected'
+            else 'staged'
+        end as row_disposition,
+        case
+            when copy_number > 1 then 'exact duplicate of ' || first_copy
+            when parse_errors is not null then parse_errors
+            when version_number > 1
+                then
+                    'superseded by a later row of lead_id '
+                    || lead_id || ' at ' || latest_version
+        end as disposition_reason
+    from versioned
+
+)
+
+select
+    lead_id,
+    quote_number,
+    created_at,
+    created_date,
+    status_folded,
+    lead_source,
+    lead_source_name_key,
+    branch,
+    branch_name_key,
+    sales_person,
+    sales_person_name_key,
+    customer_name,
+    customer_email,
+    customer_phone,
+    origin_city,
+    destination_city,
+    region_code,
+    region_name_key,
+    gdpr_consent,
+    raw_values,
+    row_disposition,
+    disposition_reason,
+    _source_file,
+    _source_line,
+    _load_id,
+    _loaded_at
+from final

@@ -1,0 +1,92 @@
+{#-
+  Jobs: one row per job_id, typed and normalised; status mapped through the seed field_crm_statuses. Only BOOKED
+  and CLOSED jobs count as revenue; cancelled jobs are kept and flagged.
+-#}
+with
+
+jobs as (
+
+    select
+        job_id,
+        quote_number,
+        job_date,
+        status_folded,
+        revenue,
+        sales_person,
+        sales_person_name_key,
+        branch,
+        branch_name_key,
+        customer_email,
+        origin_city,
+        destination_city,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from {{ ref('base_field_crm__jobs') }}
+    where row_disposition = 'staged'
+
+),
+
+statuses as (
+
+    select
+        raw_status,
+        status,
+        counts_as_revenue
+    from {{ ref('field_crm_statuses') }}
+    where status_domain = 'job'
+
+),
+
+final as (
+
+    select
+        jobs.job_id,
+        jobs.quote_number,
+        jobs.status_folded as job_status_raw,
+        jobs.sales_person,
+        jobs.sales_person_name_key,
+        jobs.branch,
+        jobs.branch_name_key,
+        jobs.customer_email,
+        jobs.origin_city,
+        jobs.destination_city,
+        jobs.revenue as revenue_amount,
+        jobs.job_date,
+        jobs._source_file,
+        jobs._source_line,
+        jobs._load_id,
+        jobs._loaded_at,
+        coalesce(statuses.status, 'UNKNOWN') as job_status,
+        statuses.status is not null as is_status_known,
+        coalesce(statuses.counts_as_revenue, false) as is_revenue_job,
+        coalesce(statuses.status = 'CANCELLED', false) as is_cancelled
+    from jobs
+    left join statuses
+        on jobs.status_folded = statuses.raw_status
+
+)
+
+select
+    job_id,
+    quote_number,
+    job_status,
+    job_status_raw,
+    sales_person,
+    sales_person_name_key,
+    branch,
+    branch_name_key,
+    customer_email,
+    origin_city,
+    destination_city,
+    revenue_amount,
+    is_status_known,
+    is_revenue_job,
+    is_cancelled,
+    job_date,
+    _source_file,
+    _source_line,
+    _load_id,
+    _loaded_at
+from final

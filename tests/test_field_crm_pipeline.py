@@ -1,0 +1,356 @@
+"""The field-service CRM flow (source field_crm) on generated data, end to end in one database.
+
+Built once per module: generate (3,000 leads, seed 1), load, seeds and every model downstream of
+staging.field_crm with a full refresh at D0. Then:
+  * reconciliation: raw = staged + collapsed duplicates + rejected, row by row, for every file, checked
+    independently in Python; planted garbage values are rejected with a reason;
+  * name resolution: every raw spelling of a sales person, branch and lead source resolves to exactly one key,
+    the generator's canonical one (its CANONICAL_* / *_VARIANTS constants), or is listed in the exceptions;
+  * customers: every BOOKED/CLOSED job with a resolvable e-mail or phone belongs to exactly one customer;
+  * incremental replay: daily runs D1..D7 (backfill 3, Europe/Berlin, across a month end and a DST change)
+    equal a full refresh at D7 row for row for every incremental model; a rerun changes nothing;
+  * a late file with an unknown spelling and status: listed in the exceptions, picked up by the next run.
+
+dbt runs in-process (dbtRunner with a manifest parsed once): the replay needs a dozen runs with different vars,
+and a subprocess per run would re-parse the whole project each time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.sources import source_tables
+
+try:
+    from orchestration.generators import field_crm as generator
+except ImportError:  # pragma: no cover - the generator ships with the source
+    generator = None
+
+END = date(2025, 3, 31)
+D0 = date(2025, 3, 26)
+DAYS = [D0 + timedelta(days=n) for n in range(1, 8)]  # 27 Mar .. 2 Apr: DST (30 Mar) and a month end
+D7 = DAYS[-1]
+BACKFILL = 3
+TIMEZONE = "Europe/Berlin"
+SCHEMA = "fc"
+INCREMENTAL = ("lead_funnel_daily", "lead_funnel_monthly", "metrics_daily", "sales_performance_monthly")
+MARTS = (
+    "dim_sales_people", "dim_branches", "dim_lead_sources", "dim_customers", "fct_lead_conversions", "fct_jobs",
+    "fct_booked_opportunities", "field_service_exceptions", *INCREMENTAL,
+)  # fmt: skip
+GARBAGE_DATES = {"31/31/2024", "2024-02-30", "13/45/2023"}
+GARBAGE_AMOUNTS = {"n/a", "TBD", "#VALUE!"}
+DATE_COLUMNS = {"leads": "created_at", "lost_leads": "lost_at", "booked_opportunities": "booked_at",
+                "jobs": "job_date", "user_performance": "date", "bad_leads": "flagged_at"}  # fmt: skip
+MONEY_COLUMNS = {"booked_opportunities": "estimated_amount", "jobs": "revenue"}
+NAME_COLUMNS = {
+    "sales_person": ("dim_sales_people", "sales_person_key", "sales_person_name",
+                     ("leads", "lost_leads", "booked_opportunities", "jobs", "user_performance")),
+    "branch": ("dim_branches", "branch_key", "branch_name",
+               ("leads", "lost_leads", "booked_opportunities", "jobs", "user_performance")),
+    "lead_source": ("dim_lead_sources", "lead_source_key", "lead_source_name", ("leads", "booked_opportunities")),
+}  # fmt: skip
+
+
+class InProcessDbt:
+    """dbt in this process against one schema of the module's database; the project is parsed once."""
+
+    def __init__(self, wh, target_path: Path) -> None:  # type: ignore[no-untyped-def]
+        self.wh, self.target_path, self.manifest = wh, target_path, None
+
+    def __call__(self, *args: str, source_dt: date, full_refresh: bool = False) -> None:
+        from dbt.cli.main import dbtRunner
+
+        variables = json.dumps(
+            {"source_dt": source_dt.isoformat(), "backfill_period": BACKFILL, "business_timezone": TIMEZONE}
+        )
+        common = [
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(self.target_path), "--log-path", str(self.target_path / "logs"),
+            "--quiet", "--vars", variables,
+        ]  # fmt: skip
+        env = {**self.wh.conn.env(), "FUNNEL_DB_SCHEMA": SCHEMA, "FUNNEL_TARGET": "dev",
+               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in env.items():
+                mp.setenv(key, value)
+            if self.manifest is None:
+                parsed = dbtRunner().invoke(["parse", *common])
+                assert parsed.success, f"dbt parse failed: {parsed.exception}"
+                self.manifest = parsed.result
+            result = dbtRunner(manifest=self.manifest).invoke(
+                [*args, *common, *(["--full-refresh"] if full_refresh else [])]
+            )
+        if not result.success:
+            failures = [
+                f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in ("success", "pass")
+            ]
+            pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
+
+    def build_all(self, source_dt: date, full_refresh: bool = False) -> None:
+        """Seeds and every model staging.field_crm feeds (and their seed parents)."""
+        self("build", "--select", "@staging.field_crm", "--resource-type", "seed", "--resource-type", "model",
+             source_dt=source_dt, full_refresh=full_refresh)  # fmt: skip
+
+    def incremental(self, source_dt: date, full_refresh: bool = False) -> None:
+        self("run", "--select", *INCREMENTAL, source_dt=source_dt, full_refresh=full_refresh)
+
+
+def rel(model: str) -> str:
+    layer = "marts" if model in MARTS else "intermediate" if model.startswith("int_") else "staging"
+    return f"{SCHEMA}_{layer}.{model}"
+
+
+def checksum(wh, relation: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    rows = wh.query(
+        f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} as t"
+    )
+    return rows[0]  # type: ignore[return-value]
+
+
+def snapshot(wh) -> None:  # type: ignore[no-untyped-def]
+    wh.query("create schema if not exists fc_snapshot")
+    for model in INCREMENTAL:
+        wh.query(f"drop table if exists fc_snapshot.{model}")
+        wh.query(f"create table fc_snapshot.{model} as select * from {rel(model)}")
+
+
+def assert_snapshot_equals(wh) -> None:  # type: ignore[no-untyped-def]
+    for model in INCREMENTAL:
+        kept, built = f"fc_snapshot.{model}", rel(model)
+        assert wh.scalar(f"select count(*) from {kept}") > 0, f"{model} is empty"
+        differing = wh.scalar(
+            f"select count(*) from ((select * from {kept} except all select * from {built})"
+            f" union all (select * from {built} except all select * from {kept})) as diff"
+        )
+        assert differing == 0, f"{model}: {differing} rows differ between incremental runs and a full refresh"
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    if generator is None:
+        pytest.skip("orchestration.generators.field_crm is not available")
+    out = tmp_path_factory.mktemp("field_crm_gen")
+    generator.generate_field_crm(out, leads=3000, seed=1, end=END)
+    return out
+
+
+@pytest.fixture(scope="module")
+def dbt(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-untyped-def]
+    """Loaded and built: seeds, staging, intermediate, marts; incremental models fully refreshed at D0."""
+    wh.load(export, "field_crm")
+    runner = InProcessDbt(wh, tmp_path_factory.mktemp("field_crm_target"))
+    runner.build_all(D0, full_refresh=True)
+    return runner
+
+
+def raw_rows(wh, table: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    columns = [c for t in source_tables("field_crm") if t.name == table for c in t.columns]
+    names = ", ".join(columns)
+    rows = wh.query(f"select _source_file, _source_line, _load_id, _extra::text, {names} from raw_field_crm.{table}")
+    keys = ["_source_file", "_source_line", "_load_id", "_extra", *columns]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def test_raw_equals_staged_plus_duplicates_plus_rejected_for_every_file(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+    for table in source_tables("field_crm"):
+        rows = raw_rows(wh, table.name)
+        assert rows, f"{table.name} is empty"
+        # Independent duplicate detection: same contract values (and extras) as an earlier row.
+        first_seen: dict[tuple[object, ...], tuple[object, ...]] = {}
+        duplicates = set()
+        for row in sorted(rows, key=lambda r: (r["_load_id"], r["_source_file"], r["_source_line"])):
+            values = (row["_extra"], *(row[c] for c in table.columns))
+            where = (row["_source_file"], row["_source_line"])
+            if values in first_seen:
+                duplicates.add(where)
+            else:
+                first_seen[values] = where
+        raw = {(r["_source_file"], r["_source_line"]) for r in rows}
+        staged_list = wh.query(f"select _source_file, _source_line from {rel('stg_field_crm__' + table.name)}")
+        rejected_list = wh.query(
+            f"select _source_file, _source_line from {rel('stg_field_crm__rejects')} where source_table = %s",
+            (table.name,),
+        )
+        staged, rejected = set(staged_list), set(rejected_list)
+        assert len(staged) == len(staged_list) and len(rejected) == len(rejected_list), f"{table.name}: repeats"
+        assert not staged & rejected and not staged & duplicates and not rejected & duplicates, table.name
+        assert staged | rejected | duplicates == raw, f"{table.name}: raw rows unaccounted for"
+        per_file = defaultdict(lambda: [0, 0, 0, 0])
+        for where in raw:
+            per_file[where[0]][0] += 1
+            per_file[where[0]][1 + (where in rejected) * 2 + (where in duplicates)] += 1
+        reported = wh.query(
+            f"select _source_file, raw_rows, staged_rows, duplicate_rows, rejected_rows, is_reconciled"
+            f" from {rel('stg_field_crm__file_reconciliation')} where source_table = %s",
+            (table.name,),
+        )
+        assert {r[0]: [*r[1:5]] for r in reported} == dict(per_file), table.name
+        assert all(r[5] for r in reported)
+
+
+def test_planted_garbage_is_rejected_with_its_reason(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+    rejects = defaultdict(dict)
+    for table, file, line, reason in wh.query(
+        f"select source_table, _source_file, _source_line, reject_reason from {rel('stg_field_crm__rejects')}"
+    ):
+        rejects[table][(file, line)] = reason
+    planted = 0
+    for table, column in {**DATE_COLUMNS, **{f"{t}:money": c for t, c in MONEY_COLUMNS.items()}}.items():
+        name = table.split(":")[0]
+        garbage = GARBAGE_AMOUNTS if table.endswith(":money") else GARBAGE_DATES
+        for row in raw_rows(wh, name):
+            if row[column] in garbage:
+                planted += 1
+                where = (row["_source_file"], row["_source_line"])
+                reason = rejects[name].get(where)
+                duplicate = wh.scalar(
+                    f"select row_disposition from {rel('base_field_crm__' + name)}"
+                    " where _source_file = %s and _source_line = %s",
+                    where,
+                )
+                assert duplicate == "duplicate" or (reason and f"{column} is not a" in reason), (name, where, reason)
+    assert planted > 0, "the generator planted no garbage values"
+
+
+def test_every_spelling_resolves_to_one_canonical_key_or_is_an_exception(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+    exceptions = {
+        (kind, subject)
+        for kind, subject in wh.query(f"select exception_type, subject from {rel('field_service_exceptions')}")
+    }
+    for dimension, (dim, key, name, tables) in NAME_COLUMNS.items():
+        spelled_as: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for member_key, member_name, variants in wh.query(f"select {key}, {name}, raw_variants from {rel(dim)}"):
+            for variant in variants:
+                spelled_as[variant].append((member_key, member_name))
+        seen = {
+            value
+            for table in tables
+            for (value,) in wh.query(f"select distinct {dimension} from raw_field_crm.{table}")
+            if value.strip()
+        }
+        assert seen, dimension
+        for value in seen:
+            members = spelled_as.get(value, [])
+            assert len(members) == 1, f"{dimension} {value!r} resolves to {members}"
+            if members[0][0] == "unresolved":
+                assert (f"unresolved_{dimension}", value) in exceptions, f"{value!r} is not in the exceptions"
+        # The generator's own truth: every spelling it wrote resolves to the canonical name it stands for.
+        truth = {
+            "sales_person": (generator.CANONICAL_SALES_PEOPLE, generator.SALES_PERSON_VARIANTS),
+            "branch": (generator.CANONICAL_BRANCHES, generator.BRANCH_VARIANTS),
+            "lead_source": (generator.CANONICAL_LEAD_SOURCES, generator.LEAD_SOURCE_VARIANTS),
+        }[dimension]
+        canonical_names = {n for _, n in wh.query(f"select {key}, {name} from {rel(dim)} where not is_placeholder")}
+        assert set(truth[0]) == canonical_names, dimension
+        for canonical, variants in truth[1].items():
+            for variant in variants:
+                if variant in seen:
+                    assert spelled_as[variant] and spelled_as[variant][0][1] == canonical, (dimension, variant)
+
+
+def normalise_email(value: str) -> str | None:
+    email = re.sub(r"\s+", "", value).lower()
+    return email if re.fullmatch(r"[^@]+@[^@]+\.[^@.]+", email) else None
+
+
+def test_every_booked_or_closed_job_with_a_contact_has_exactly_one_customer(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+    lead_contact = {}
+    for quote, email, phone in wh.query("select quote_number, customer_email, customer_phone from raw_field_crm.leads"):
+        digits = re.sub(r"[^0-9]", "", phone)
+        lead_contact.setdefault(quote, (normalise_email(email), digits or None))
+    jobs = wh.query(
+        f"select raw.job_id, raw.quote_number, raw.customer_email, fct.customer_id"
+        f" from raw_field_crm.jobs as raw join {rel('fct_jobs')} as fct on raw.job_id = fct.job_id"
+        f" where fct.job_status in ('BOOKED', 'CLOSED')"
+    )
+    assert len(jobs) > 100
+    customers = {cid for (cid,) in wh.query(f"select customer_id from {rel('dim_customers')}")}
+    assert wh.scalar(f"select count(*) - count(distinct customer_id) from {rel('dim_customers')}") == 0
+    by_email: dict[str, set[str]] = defaultdict(set)
+    for job_id, quote, email, customer_id in jobs:
+        own = normalise_email(email)
+        lead_email, lead_phone = lead_contact.get(quote, (None, None))
+        if own or lead_email or lead_phone:
+            assert customer_id is not None, f"job {job_id} has a contact but no customer"
+            assert customer_id in customers, f"job {job_id}: customer {customer_id} not in dim_customers"
+        if own:
+            by_email[own].add(customer_id)
+    assert all(len(ids) == 1 for ids in by_email.values()), "one e-mail, several customers"
+    assert len({next(iter(ids)) for ids in by_email.values()}) == len(by_email), "several e-mails, one customer"
+    # No personal data in the marts: no column of a field_service mart holds an e-mail or a phone.
+    for model in MARTS:
+        columns = [c for (c,) in wh.query(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+            (f"{SCHEMA}_marts", model),
+        )]  # fmt: skip
+        assert columns and not [c for c in columns if re.search(r"email|phone|customer_name", c)], model
+
+
+@pytest.fixture(scope="module")
+def replayed(dbt, wh) -> InProcessDbt:  # type: ignore[no-untyped-def]
+    """After the D0 full refresh: incremental runs D1..D7."""
+    for day in DAYS:
+        dbt.incremental(day)
+    return dbt
+
+
+def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:  # type: ignore[no-untyped-def]
+    snapshot(wh)
+    replayed.incremental(D7, full_refresh=True)
+    assert_snapshot_equals(wh)
+    days = {d for (d,) in wh.query(f"select metric_date from {rel('metrics_daily')}")}
+    assert set(DAYS) <= days and D0 in days and max(days) == D7
+    months = {m for (m,) in wh.query(f"select funnel_month from {rel('lead_funnel_monthly')}")}
+    assert {date(2025, 3, 1), date(2025, 4, 1)} <= months
+
+
+def test_rerun_changes_nothing(replayed, wh) -> None:  # type: ignore[no-untyped-def]
+    replayed.incremental(D7)
+    before = {model: checksum(wh, rel(model)) for model in MARTS}
+    replayed.build_all(D7)
+    assert {model: checksum(wh, rel(model)) for model in MARTS} == before
+
+
+def test_late_messy_lead_is_an_exception_and_lands_in_the_next_window(replayed, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    late = tmp_path / "late"
+    late.mkdir()
+    leads = next(t for t in source_tables("field_crm") if t.name == "leads")
+    late_day = D7 - timedelta(days=1)
+    with (late / "leads__late.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(leads.columns)
+        writer.writerow([
+            "L9999999", "Q-999999", late_day.strftime("%m/%d/%Y"), " On Hold ", "Carrier Pigeon", "Atlantis Harbour",
+            "Zed Newhire", "Test Person", " Test.Person@Example.com ", "+44 20 5550100", "London", "", "", "Yes",
+        ])  # fmt: skip
+    wh.load(late, "field_crm")
+    replayed.build_all(D7)
+    exceptions = set(wh.query(f"select exception_type, subject from {rel('field_service_exceptions')}"))
+    for expected in [("unresolved_sales_person", "Zed Newhire"), ("unresolved_branch", "Atlantis Harbour"),
+                     ("unresolved_lead_source", "Carrier Pigeon"), ("unknown_lead_status", "on hold")]:  # fmt: skip
+        assert expected in exceptions
+    unresolved = wh.scalar(f"select raw_variants from {rel('dim_sales_people')} where sales_person_key = 'unresolved'")
+    assert "Zed Newhire" in unresolved
+    created = wh.scalar(
+        f"select sum(leads_count) from {rel('lead_funnel_daily')}"
+        " where funnel_date = %s and sales_person_key = 'unresolved' and branch_key = 'unresolved'",
+        (late_day,),
+    )
+    assert created == 1, "the late lead is not in the daily funnel after the next run"
+    snapshot(wh)
+    replayed.incremental(D7, full_refresh=True)
+    assert_snapshot_equals(wh)
+    reconciled = wh.query(
+        f"select raw_rows, staged_rows from {rel('stg_field_crm__file_reconciliation')}"
+        " where _source_file = 'leads__late.csv'"
+    )
+    assert reconciled == [(1, 1)]
