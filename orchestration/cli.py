@@ -65,6 +65,27 @@ def db_env() -> None:
         echo(f"export {key}='{value}'")
 
 
+@db_app.command("roles")
+def db_roles(
+    apply: Annotated[bool, typer.Option(help="Also apply the grants to what is already built")] = True,
+    target: Annotated[str | None, typer.Option(help="dbt target whose relations get the grants")] = None,
+) -> None:
+    """Create the read-only roles bi_reader (marts) and analyst (intermediate + marts).
+
+    Passwords come from FUNNEL_BI_READER_PASSWORD / FUNNEL_ANALYST_PASSWORD; without one a new role cannot log in.
+    """
+    from orchestration.serving import apply_grants, create_roles
+
+    conn = warehouse.start()
+    for role in create_roles(conn):
+        state = "created" if role.created else "exists"
+        login = "can log in" if role.can_login else "cannot log in (set its password variable and rerun)"
+        echo(f"  {role.name:<10} {state:<8} {'password set; ' if role.password_set else ''}{login}")
+    if apply:
+        apply_grants(target, conn)
+        echo("grants applied to the relations already built (dbt applies them on every build too)")
+
+
 def _progress(label: str):  # type: ignore[no-untyped-def]
     def report(rows: int) -> None:
         typer.echo(f"\r{label}: {rows:,} rows", nl=False, err=True)
@@ -163,6 +184,91 @@ def up(
     from orchestration.up import up as run_up
 
     run_up(source_dt)
+
+
+@app.command("export")
+def export(
+    model: Annotated[str, typer.Argument(help="A mart, e.g. rep_sales_funnel_monthly")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json (JSON Lines) or parquet")] = "csv",
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (on the mart's date column)")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (inclusive)")] = None,
+    region: Annotated[str | None, typer.Option(help="Only rows of this region")] = None,
+    out: Annotated[Path, typer.Option(help="File, or folder for <model>.<ext>")] = Path("."),
+    date_column: Annotated[str | None, typer.Option(help="Date column to filter on (default: the first one)")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target whose marts to read")] = None,
+) -> None:
+    """Stream a mart to csv/json/parquet with filters, bounded memory and progress."""
+    from orchestration.serving import export_model, marts_schema
+
+    result = export_model(
+        model,
+        fmt,
+        start,
+        end,
+        region,
+        out,
+        _progress(f"exporting {model}"),
+        schema=marts_schema(target),
+        date_column=date_column,
+    )
+    typer.echo("", err=True)
+    echo(f"wrote {result.rows:,} rows to {result.path} (sha256 {result.sha256})")
+
+
+kpi_app = typer.Typer(help="The KPI catalogue: MetricFlow metrics of the semantic layer.", no_args_is_help=True)
+app.add_typer(kpi_app, name="kpi")
+
+
+@kpi_app.command("list")
+def kpi_list(
+    module: Annotated[str | None, typer.Option(help="Only KPIs of this module, e.g. INSIDE_SALES")] = None,
+) -> None:
+    """Print the KPI registry: name, modules, object model, definition."""
+    from orchestration.serving import list_kpis
+
+    kpis = list_kpis(module)
+    for kpi in kpis:
+        echo(f"{kpi.name:<32} {','.join(kpi.modules):<36} {kpi.object_model:<22} {kpi.label}")
+    echo(f"{len(kpis)} KPIs")
+
+
+@kpi_app.command("query")
+def kpi_query(
+    kpi: Annotated[str, typer.Argument(help="KPI name (funnel kpi list)")],
+    by: Annotated[
+        list[str] | None, typer.Option(help="day/week/month/quarter/year and/or dimensions (default month)")
+    ] = None,
+    where: Annotated[list[str] | None, typer.Option(help="Filter, e.g. \"lead_source__channel = 'online'\"")] = None,
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD")] = None,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL MetricFlow generated")] = False,
+) -> None:
+    """Answer a KPI from the semantic layer (MetricFlow on Postgres)."""
+    from orchestration.serving import query_kpi
+
+    answer = query_kpi(kpi, by or ["month"], where or [], start, end)
+    if show_sql:
+        echo(answer.sql)
+    echo("\t".join(answer.columns))
+    for row in answer.rows:
+        echo("\t".join("" if v is None else str(v) for v in row))
+
+
+@app.command()
+def docs(
+    port: Annotated[int, typer.Option(help="Port of the docs site")] = 8080,
+    serve: Annotated[bool, typer.Option(help="Serve the site after generating it")] = True,
+    target: Annotated[str | None, typer.Option(help="dbt target to document")] = None,
+) -> None:
+    """Generate the dbt docs site (overview, KPIs, lineage raw -> marts) and serve it on 127.0.0.1."""
+    from orchestration.serving import generate_docs
+
+    warehouse.start()
+    folder = generate_docs(target)
+    echo(f"docs generated in {folder} (single file: {folder / 'static_index.html'})")
+    if serve:
+        echo(f"serving on http://127.0.0.1:{port} (Ctrl-C stops)")
+        run_dbt(["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"], target=target)
 
 
 def main() -> None:

@@ -1,0 +1,612 @@
+"""The serving layer on a built warehouse: read-only roles and grants, enforced contracts, KPI answers of the
+semantic layer against direct SQL on the marts, export round trips, and the docs site.
+
+One small warehouse (generated Pipedrive + field-service data) is built once for the module; dbt writes its
+artifacts to a folder of the module so the semantic manifest queried is the one of this build.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tracemalloc
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from psycopg import sql
+
+from orchestration import serving
+from orchestration.dbt import dbt_env, dbt_executable
+from orchestration.errors import FunnelError
+from orchestration.settings import REPO_ROOT
+
+SOURCE_DT = "2025-03-31"
+MARTS, INTERMEDIATE, STAGING = "dev_marts", "dev_intermediate", "dev_staging"
+PII_MODEL = "int_field_service__customer_contacts"
+
+
+@pytest.fixture(scope="module")
+def passwords() -> dict[str, str]:
+    """Role passwords: the ones in the environment, else fresh ones (roles are server-wide: this resets them)."""
+    values = {role.name: os.environ.get(role.password_env) or secrets.token_urlsafe(12) for role in serving.ROLES}
+    with pytest.MonkeyPatch.context() as mp:
+        for role in serving.ROLES:
+            mp.setenv(role.password_env, values[role.name])
+        yield values
+
+
+@pytest.fixture(scope="module")
+def built(wh, passwords, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """Roles created, small generated exports of both sources loaded, everything built (no tests)."""
+    from orchestration.generators.field_crm import generate_field_crm
+    from orchestration.generators.pipedrive import generate_pipedrive
+
+    data = tmp_path_factory.mktemp("serving_data")
+    generate_pipedrive(data / "pipedrive", deals=300, seed=7, end=date(2025, 3, 31), days=300)
+    generate_field_crm(data / "field_crm", leads=600, seed=7, end=date(2025, 3, 31), days=300)
+    wh.load(data / "pipedrive", "pipedrive")
+    wh.load(data / "field_crm", "field_crm")
+    serving.create_roles(wh.conn)
+    target = tmp_path_factory.mktemp("serving_target")
+    # seeds and models in one dbt invocation (dbt's start-up is most of the time at this size); no data tests
+    wh.dbt(
+        "build",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+        "--target-path",
+        str(target),
+        variables={"source_dt": SOURCE_DT},
+    )
+    return target
+
+
+@pytest.fixture(scope="module")
+def manifest(built: Path) -> dict[str, Any]:
+    return json.loads((built / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def semantic(built: Path) -> dict[str, Any]:
+    return serving.semantic_manifest(built, parse=False)
+
+
+def connect_as(wh, role: str, password: str) -> psycopg.Connection:  # type: ignore[no-untyped-def]
+    conn = wh.conn
+    return psycopg.connect(
+        host=conn.host, port=conn.port, dbname=conn.dbname, user=role, password=password, autocommit=True
+    )
+
+
+def marts_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["package_name"] == "funnel" and n["fqn"][1] == "marts"
+    ]
+
+
+# --- access -----------------------------------------------------------------------------------------------------
+
+
+def test_roles_are_idempotent_read_only_and_can_log_in(built, wh, passwords) -> None:
+    again = serving.create_roles(wh.conn)
+    assert [(r.name, r.created, r.can_login) for r in again] == [("bi_reader", False, True), ("analyst", False, True)]
+    settings = wh.query(
+        "select r.rolname, s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole"
+        " where r.rolname in ('bi_reader', 'analyst')"
+    )
+    assert {name for name, config in settings if "default_transaction_read_only=on" in config} == {
+        "bi_reader",
+        "analyst",
+    }
+    flags = wh.query("select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = 'bi_reader'")
+    assert flags == [(False, False, False)]
+
+
+def test_bi_reader_reads_marts_and_nothing_else(built, wh, passwords) -> None:
+    with connect_as(wh, "bi_reader", passwords["bi_reader"]) as db:
+        for mart in ("rep_sales_funnel_monthly", "lead_funnel_daily", "metrics_daily", "fct_jobs"):
+            assert db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(MARTS, mart))).fetchone()
+        denied = [
+            ("raw_pipedrive", "deal_changes"),
+            ("raw_field_crm", "leads"),
+            (STAGING, "stg_field_crm__leads"),
+            (STAGING, "stg_pipedrive__users"),
+            (INTERMEDIATE, "int_deals_consolidated"),
+            (INTERMEDIATE, PII_MODEL),
+        ]
+        for schema, table in denied:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                db.execute(sql.SQL("select * from {} limit 1").format(sql.Identifier(schema, table)))
+
+
+def test_bi_reader_cannot_write_anything(built, wh, passwords) -> None:
+    mart = sql.Identifier(MARTS, "fct_jobs")
+    writes = [
+        sql.SQL("insert into {} select * from {} limit 1").format(mart, mart),
+        sql.SQL("update {} set region = region").format(mart),
+        sql.SQL("delete from {}").format(mart),
+        sql.SQL("truncate {}").format(mart),
+        sql.SQL("drop table {}").format(mart),
+        sql.SQL("alter table {} add column x int").format(mart),
+        sql.SQL("create table {} (x int)").format(sql.Identifier(MARTS, "bi_reader_was_here")),
+        sql.SQL("create table public.bi_reader_was_here (x int)"),
+        sql.SQL("create schema bi_reader_was_here"),
+    ]
+    with connect_as(wh, "bi_reader", passwords["bi_reader"]) as db:
+        assert db.execute("show default_transaction_read_only").fetchone() == ("on",)
+        # privileges, not only the read-only default, stop writes: lift the default and try again
+        db.execute("set default_transaction_read_only = off")
+        for statement in writes:
+            with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)) as err:
+                db.execute(statement)
+            assert isinstance(err.value, psycopg.errors.InsufficientPrivilege), statement.as_string(db)
+    assert wh.scalar(sql.SQL("select count(*) from {}").format(mart).as_string(None)) > 0  # type: ignore[arg-type]
+
+
+def test_analyst_reads_intermediate_and_marts_only(built, wh, passwords) -> None:
+    with connect_as(wh, "analyst", passwords["analyst"]) as db:
+        assert db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(MARTS, "fct_jobs"))).fetchone()
+        for model in ("int_deals_consolidated", "int_field_service__quotes_linked"):
+            assert db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(INTERMEDIATE, model))).fetchone()
+        for schema, table in [
+            ("raw_pipedrive", "users"),
+            (STAGING, "stg_field_crm__leads"),
+            (STAGING, "stg_pipedrive__users"),
+            (INTERMEDIATE, PII_MODEL),
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                db.execute(sql.SQL("select * from {} limit 1").format(sql.Identifier(schema, table)))
+        db.execute("set default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            db.execute(sql.SQL("create table {} (x int)").format(sql.Identifier(INTERMEDIATE, "analyst_was_here")))
+
+
+def test_grants_come_from_dbt_config(manifest) -> None:
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["package_name"] != "funnel":
+            continue
+        layer, grantees = node["fqn"][1], set(node["config"].get("grants", {}).get("select", []))
+        if layer in ("marts", "semantic"):
+            assert grantees == {"bi_reader", "analyst"}, node["name"]
+        elif layer == "intermediate" and node["name"] != PII_MODEL:
+            assert grantees == {"analyst"}, node["name"]
+        else:
+            assert not grantees, f"{node['name']} ({layer}) must not be granted to anyone"
+
+
+def test_grants_are_reapplied_to_built_relations(built, wh) -> None:
+    """Roles created after a build: `funnel db roles --apply` grants on what exists without rebuilding."""
+    wh.query(f"revoke select on {MARTS}.metrics_daily from bi_reader")
+    assert not wh.scalar(f"select has_table_privilege('bi_reader', '{MARTS}.metrics_daily', 'select')")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBT_TARGET_PATH", str(built))
+        serving.apply_grants(conn=wh.conn, variables={"source_dt": SOURCE_DT})  # same vars: dbt's partial parse
+    assert wh.scalar(f"select has_table_privilege('bi_reader', '{MARTS}.metrics_daily', 'select')")
+
+
+# --- contracts --------------------------------------------------------------------------------------------------
+
+
+def test_every_mart_has_an_enforced_contract(manifest) -> None:
+    marts = marts_of(manifest)
+    assert len(marts) >= 15
+    for node in marts:
+        assert node["config"]["contract"]["enforced"], f"{node['name']} has no enforced contract"
+        assert node["columns"], node["name"]
+        untyped = [c for c, col in node["columns"].items() if not col.get("data_type")]
+        assert not untyped, f"{node['name']}: columns without data_type {untyped}"
+
+
+def test_a_contract_break_fails_the_build_with_a_clear_message(built, wh, manifest, tmp_path) -> None:
+    """A copy of the project whose contract for one mart says a column is boolean: dbt refuses to build it."""
+    node = next(n for n in marts_of(manifest) if n["name"] == "fct_jobs")
+    column = "revenue_amount"
+    for part in ("dbt_project", "macros", "seeds"):
+        shutil.copytree(
+            REPO_ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+        )
+    shutil.copy(REPO_ROOT / "profiles.example.yml", tmp_path / "dbt_project" / "profiles.yml")
+    yml = tmp_path / "dbt_project" / node["patch_path"].split("://", 1)[1]
+    spec = yaml.safe_load(yml.read_text())
+    model = next(m for m in spec["models"] if m["name"] == node["name"])
+    col = next(c for c in model["columns"] if c["name"] == column)
+    assert col["data_type"] != "boolean"
+    col["data_type"] = "boolean"
+    yml.write_text(yaml.safe_dump(spec, sort_keys=False))
+    project = tmp_path / "dbt_project"
+    result = subprocess.run(
+        [
+            dbt_executable(),
+            "run",
+            "--select",
+            node["name"],
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--vars",
+            json.dumps({"source_dt": SOURCE_DT}),
+        ],
+        env={**dbt_env(wh.conn, "dev", "dev"), "DBT_LOG_PATH": str(tmp_path / "logs")},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "This model has an enforced contract that failed." in output, output[-3000:]
+    assert column in output and "boolean" in output.lower(), output[-3000:]
+    # the real mart is untouched
+    assert wh.scalar(f"select count(*) from {MARTS}.fct_jobs") > 0
+
+
+def test_marts_have_primary_keys_and_indexed_date_columns(built, wh, manifest) -> None:
+    """A primary key wherever the grain has no nullable column; every mart's first date column leads an index."""
+    no_key = {"activity_volume_daily"}  # its grain includes owner_user_id, which may be null
+    leading = wh.query(
+        """
+        select c.relname, a.attname, i.indisprimary
+        from pg_index i
+        join pg_class c on c.oid = i.indrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
+        where n.nspname = %s
+        """,
+        (MARTS,),
+    )
+    with_key = {table for table, _, primary in leading if primary}
+    indexed = {(table, column) for table, column, _ in leading}
+    date_columns = dict(
+        wh.query(
+            "select distinct on (table_name) table_name, column_name from information_schema.columns"
+            " where table_schema = %s and data_type = 'date' order by table_name, ordinal_position",
+            (MARTS,),
+        )
+    )
+    for node in marts_of(manifest):
+        name = node["name"]
+        if name not in no_key:
+            assert name in with_key, f"{name} has no primary key"
+        if name in date_columns:
+            assert (name, date_columns[name]) in indexed, f"{name}.{date_columns[name]} leads no index"
+
+
+# --- semantic layer ---------------------------------------------------------------------------------------------
+
+
+def test_kpi_registry(semantic) -> None:
+    kpis = serving.list_kpis(manifest=semantic)
+    assert len(kpis) >= 40
+    modules = {m for k in kpis for m in k.modules}
+    assert {"BUS_DEV", "INSIDE_SALES", "SALES_MGMT", "CUSTOMER", "FINANCE"} <= modules
+    for kpi in kpis:
+        assert kpi.modules and kpi.object_model, kpi.name
+        assert kpi.description and "{{" not in kpi.description, f"{kpi.name}: definition docs block not rendered"
+    customer = serving.list_kpis("customer", manifest=semantic)
+    assert {"repeat_customer_rate", "customer_lifetime_value", "new_customers"} <= {k.name for k in customer}
+    assert all("CUSTOMER" in k.modules for k in customer)
+    with pytest.raises(FunnelError, match="no KPI serves module"):
+        serving.list_kpis("ASTROLOGY", manifest=semantic)
+    for required in (
+        "lead_to_booking_rate",
+        "win_rate_by_count",
+        "win_rate_by_value",
+        "avg_booking_value",
+        "avg_sales_cycle_days",
+        "pipeline_value",
+        "weighted_pipeline_value",
+        "pipeline_velocity",
+        "stage_conversion_rate",
+        "activities_per_rep",
+        "call_connect_rate",
+        "revenue_per_job",
+        "average_transaction_value",
+        "new_customers",
+        "repeat_customer_rate",
+        "customer_lifetime_value",
+        "revenue_per_branch",
+        "revenue_per_sales_person",
+        "lost_rate",
+        "bad_lead_rate",
+    ):
+        assert required in {k.name for k in kpis}, required
+
+
+def answer(semantic, wh, kpi: str, by: list[str], where: list[str] | None = None) -> dict[tuple[Any, ...], Any]:
+    result = serving.query_kpi(kpi, by, where or [], manifest=semantic, conn=wh.conn)
+    assert result.columns[-1] == kpi
+    return {tuple(row[:-1]): row[-1] for row in result.rows}
+
+
+def direct(wh, statement: str) -> dict[tuple[Any, ...], Any]:
+    return {tuple(row[:-1]): row[-1] for row in wh.query(statement)}
+
+
+def same(left: dict[tuple[Any, ...], Any], right: dict[tuple[Any, ...], Any]) -> None:
+    assert left.keys() == right.keys()
+    for key, value in left.items():
+        expected = right[key]
+        if value is None or expected is None:
+            assert value is None and expected is None, key
+        else:
+            assert float(value) == pytest.approx(float(expected), rel=1e-9, abs=1e-9), key
+
+
+def test_kpis_equal_direct_sql_on_the_marts(built, wh, semantic) -> None:
+    same(
+        answer(semantic, wh, "leads", ["month"]),
+        direct(
+            wh,
+            f"select cast(date_trunc('month', funnel_date) as date), sum(leads_count)"
+            f" from {MARTS}.lead_funnel_daily group by 1",
+        ),
+    )
+    same(
+        answer(semantic, wh, "bad_lead_rate", ["lead_source__lead_source_name"]),
+        direct(
+            wh,
+            f"select s.lead_source_name, sum(f.bad_count)::float / nullif(sum(f.leads_count), 0)"
+            f" from {MARTS}.lead_funnel_daily f left join {MARTS}.dim_lead_sources s using (lead_source_key)"
+            f" group by 1",
+        ),
+    )
+    same(
+        answer(semantic, wh, "revenue", ["year", "branch__branch_name"], ["region = 'eu'"]),
+        direct(
+            wh,
+            f"select cast(date_trunc('year', j.job_date) as date), b.branch_name, sum(j.recognised_revenue)"
+            f" from {MARTS}.fct_jobs j left join {MARTS}.dim_branches b using (branch_key)"
+            f" where j.region = 'eu' group by 1, 2",
+        ),
+    )
+    same(
+        answer(semantic, wh, "average_transaction_value", ["quarter"]),
+        direct(
+            wh,
+            f"select cast(date_trunc('quarter', metric_date) as date),"
+            f" sum(total_sales)::float / nullif(sum(transactions_count), 0) from {MARTS}.metrics_daily group by 1",
+        ),
+    )
+    same(
+        answer(semantic, wh, "funnel_step_deals", ["month", "funnel_step"]),
+        direct(wh, f"select month, funnel_step, sum(deals_count) from {MARTS}.rep_sales_funnel_monthly group by 1, 2"),
+    )
+    same(
+        answer(semantic, wh, "win_rate_by_count", ["month"]),
+        direct(
+            wh,
+            f"select cast(date_trunc('month', date_day) as date),"
+            f" sum(won_count)::float / nullif(sum(won_count + lost_count), 0)"
+            f" from {MARTS}.pipeline_velocity_daily group by 1",
+        ),
+    )
+    same(
+        answer(semantic, wh, "call_connect_rate", ["sales_person__sales_person_name"]),
+        direct(
+            wh,
+            f"select p.sales_person_name, sum(s.calls_answered)::float / nullif(sum(s.calls_made), 0)"
+            f" from {MARTS}.sales_performance_monthly s left join {MARTS}.dim_sales_people p using (sales_person_key)"
+            f" group by 1",
+        ),
+    )
+    same(
+        answer(semantic, wh, "open_deals", ["month"]),
+        direct(
+            wh,
+            f"select cast(date_trunc('month', date_day) as date), sum(open_deals_count)"
+            f" from {MARTS}.pipeline_velocity_daily"
+            f" where date_day in (select max(date_day) from {MARTS}.pipeline_velocity_daily"
+            f"                    group by date_trunc('month', date_day))"
+            f" group by 1",
+        ),
+    )
+
+
+def test_every_kpi_answers(built, wh, semantic) -> None:
+    for metric in semantic["metrics"]:
+        result = serving.query_kpi(metric["name"], ["month"], manifest=semantic, conn=wh.conn)
+        assert result.rows, metric["name"]
+
+
+def test_kpi_query_errors_are_clear(built, wh, semantic) -> None:
+    with pytest.raises(FunnelError, match="unknown KPI 'revenu'"):
+        serving.query_kpi("revenu", ["month"], manifest=semantic, conn=wh.conn)
+    with pytest.raises(FunnelError, match="MetricFlow cannot answer revenue"):
+        serving.query_kpi("revenue", ["no_such__dimension"], manifest=semantic, conn=wh.conn)
+
+
+# --- exports ----------------------------------------------------------------------------------------------------
+
+
+def checksum(wh, relation: sql.Composable, where: sql.Composable = sql.SQL("true")) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Row count and an order-independent md5 over the rows' text (numbers with trailing zeros trimmed)."""
+    with psycopg.connect(wh.conn.url(), autocommit=True) as db:
+        return _checksum(db, relation, where)
+
+
+def _checksum(db: psycopg.Connection, relation: sql.Composable, where: sql.Composable) -> tuple[int, str]:
+    cur = db.execute(sql.SQL("select * from {} as t where {} limit 0").format(relation, where))
+    names = [d.name for d in cur.description or ()]
+    types = {
+        r[0]: r[1]
+        for r in db.execute(
+            sql.SQL(
+                "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+                " where attrelid = {}::regclass and attnum > 0"
+            ).format(sql.Literal(relation.as_string(db)))
+        ).fetchall()
+    }
+    parts = [
+        sql.SQL(
+            "coalesce(trim_scale(t.{})::text, '~')" if types[n].startswith("numeric") else "coalesce(t.{}::text, '~')"
+        ).format(sql.Identifier(n))
+        for n in names
+    ]
+    row = sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
+    count, digest = db.execute(
+        sql.SQL(
+            "select count(*), md5(coalesce(string_agg({row}, E'\\n' order by {row}), '')) from {rel} as t where {w}"
+        ).format(row=row, rel=relation, w=where)
+    ).fetchone()  # type: ignore[misc]
+    return int(count), str(digest)
+
+
+def reimport(wh, mart: str, fmt: str, path: Path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Load an exported file back into an empty copy of the mart and checksum it."""
+    with psycopg.connect(wh.conn.url()) as db:
+        db.execute(sql.SQL("create temp table back (like {})").format(sql.Identifier(MARTS, mart)))
+        if fmt == "csv":
+            with db.cursor().copy("copy back from stdin with (format csv, header)") as copy, path.open("rb") as fh:
+                while chunk := fh.read(65536):
+                    copy.write(chunk)
+        elif fmt == "json":
+            db.execute("create temp table lines (line text)")
+            with db.cursor().copy("copy lines from stdin") as copy, path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    copy.write_row((line.rstrip("\n"),))
+            db.execute("insert into back select (json_populate_record(null::back, line::json)).* from lines")
+        else:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            with db.cursor().copy("copy back from stdin") as copy:
+                for record in table.to_pylist():
+                    copy.write_row(list(record.values()))
+        return _checksum(db, sql.Identifier("back"), sql.SQL("true"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_round_trips_with_filters(built, wh, tmp_path, fmt) -> None:
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    seen: list[int] = []
+    result = serving.export_model(
+        "fct_jobs",
+        fmt,
+        "2024-07-01",
+        "2024-12-31",
+        "eu",
+        tmp_path,
+        seen.append,
+        conn=wh.conn,
+        schema=MARTS,
+        batch_rows=50,
+    )
+    assert result.path == tmp_path / f"fct_jobs{serving.FORMATS[fmt]}"
+    assert result.filters == {"date_column": "job_date", "start": "2024-07-01", "end": "2024-12-31", "region": "eu"}
+    where = sql.SQL("job_date >= '2024-07-01' and job_date < '2025-01-01' and region = 'eu'")
+    expected = checksum(wh, sql.Identifier(MARTS, "fct_jobs"), where)
+    assert expected[0] > 50, "the filter should keep several batches of rows"
+    assert result.rows == expected[0] and seen[-1] == expected[0]
+    assert reimport(wh, "fct_jobs", fmt, result.path) == expected
+    assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256
+    again = serving.export_model(
+        "fct_jobs",
+        fmt,
+        "2024-07-01",
+        "2024-12-31",
+        "eu",
+        tmp_path / "again",
+        conn=wh.conn,
+        schema=MARTS,
+        batch_rows=50,
+    )
+    assert again.sha256 == result.sha256, "same data, same file"
+
+
+def test_export_of_a_mart_with_every_type(built, wh, tmp_path) -> None:
+    """Timestamps, booleans, numerics without precision, nulls: a whole mart, unfiltered, in all formats."""
+    expected = checksum(wh, sql.Identifier(MARTS, "fct_deal_stage_transitions"))
+    for fmt in ("csv", "json", "parquet"):
+        result = serving.export_model("fct_deal_stage_transitions", fmt, out=tmp_path, conn=wh.conn, schema=MARTS)
+        assert reimport(wh, "fct_deal_stage_transitions", fmt, result.path) == expected, fmt
+    with (tmp_path / "fct_deal_stage_transitions.csv").open(newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header[0] == "deal_stage_transition_id"
+
+
+def test_export_streams_with_bounded_memory(built, wh, tmp_path) -> None:
+    rows = 200_000
+    wh.query("create schema if not exists export_probe")
+    wh.query(
+        "create table export_probe.big as select g as id, date '2024-01-01' + (g %% 365) as event_date,"
+        " repeat('x', 60) || g as label, (g * 1.25)::numeric(12, 2) as amount from generate_series(1, %s) g",
+        (rows,),
+    )
+    for fmt in ("json", "parquet"):
+        tracemalloc.start()
+        result = serving.export_model("big", fmt, out=tmp_path, conn=wh.conn, schema="export_probe")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert result.rows == rows
+        assert peak < 40 * 2**20, f"{fmt}: peak {peak / 2**20:.0f} MiB"
+        if fmt == "json":
+            assert result.path.stat().st_size > 2 * peak, "the file must be larger than what was held in memory"
+
+
+def test_export_refuses_bad_input(built, wh, tmp_path) -> None:
+    cases = [
+        (dict(model="fct_jobs", fmt="xlsx"), "unknown export format 'xlsx'"),
+        (dict(model="fct_jobs; drop table x", fmt="csv"), "is not a model name"),
+        (dict(model="stg_field_crm__leads", fmt="csv"), "no mart named 'stg_field_crm__leads'"),
+        (dict(model="fct_jobs", fmt="csv", start="2024-02-30"), "start='2024-02-30' is not a date"),
+        (dict(model="fct_jobs", fmt="csv", start="2024-03-01", end="2024-02-01"), "is after end"),
+        (dict(model="metrics_daily", fmt="csv", region="eu"), "metrics_daily has no region column"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(FunnelError, match=message.replace("(", r"\(")):
+            serving.export_model(**kwargs, out=tmp_path, conn=wh.conn, schema=MARTS)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir()), "a refused export leaves no file behind"
+
+
+# --- docs site --------------------------------------------------------------------------------------------------
+
+
+def test_docs_site_shows_overview_kpis_exposures_and_lineage(built, wh) -> None:
+    # --no-compile: the lineage and docs come from the manifest; compiling every node again only costs time here
+    wh.dbt(
+        "docs", "generate", "--static", "--no-compile", "--target-path", str(built), variables={"source_dt": SOURCE_DT}
+    )
+    manifest = json.loads((built / "manifest.json").read_text())
+    catalog = json.loads((built / "catalog.json").read_text())
+    overview = manifest["docs"]["doc.funnel.__overview__"]["block_contents"]
+    for words in ("The layers", "Incremental windows", "backfill_period", "bi_reader"):
+        assert words in overview
+    assert "model.funnel.rep_sales_funnel_monthly" in catalog["nodes"]
+    assert {e.split(".")[-1] for e in manifest["exposures"]} >= {
+        "funnel_monthly",
+        "pipeline_velocity",
+        "activity_volume",
+        "lead_funnel",
+        "daily_metrics",
+    }
+    # lineage: every exposure reaches raw sources through the marts
+    parents = {**manifest["parent_map"]}
+    for exposure in manifest["exposures"]:
+        seen, todo = set(), [exposure]
+        while todo:
+            node = todo.pop()
+            for parent in parents.get(node, []):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        assert any(p.startswith("source.funnel.") for p in seen), exposure
+        assert any(".marts." in ".".join(manifest["nodes"][p]["fqn"]) for p in seen if p in manifest["nodes"])
+    metrics = manifest["metrics"]
+    assert metrics and all(m["description"] and "{{" not in m["description"] for m in metrics.values())
+    html = (built / "static_index.html").read_text()
+    assert "funnel: sales-funnel analytics on PostgreSQL" in html and "__overview__" in html
