@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from orchestration import warehouse
 from orchestration.dbt import dbt_env, dbt_vars, parse_source_dt, run_dbt
 from orchestration.errors import FunnelError
 from orchestration.loader import load_directory
-from orchestration.settings import DBT_PROJECT_DIR, funnel_home
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, funnel_home
 from orchestration.sources import SOURCES, raw_schema
 
 SAMPLE_SIZES = {"pipedrive": 2000, "field_crm": 5000}
@@ -63,6 +64,19 @@ def _mart_rows(schema: str) -> list[tuple[str, int]]:
         ]
 
 
+def _fingerprint(url: str, schema: str, reference: date) -> str:
+    """What a build depends on: the server and schema, the reference date, the loads and the project's code."""
+    digest = hashlib.sha256(f"{url}|{schema}|{reference}".encode())
+    with warehouse.connect() as db:
+        digest.update(str(db.execute("select max(load_id) from raw.load_ledger").fetchone()).encode())
+    for folder in (DBT_PROJECT_DIR / "models", REPO_ROOT / "macros", REPO_ROOT / "seeds"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.read_bytes())
+    digest.update((DBT_PROJECT_DIR / "dbt_project.yml").read_bytes())
+    return digest.hexdigest()
+
+
 def up(source_dt: str | None = None) -> None:
     started = time.monotonic()
     conn = warehouse.start()
@@ -76,19 +90,34 @@ def up(source_dt: str | None = None) -> None:
         _generate(source, sample, reference)
         results = load_directory(sample, source)
         typer.echo(f"{raw_schema(source)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
-    variables = dbt_vars(reference)
-    typer.echo("building with dbt (seeds, models, tests)...")
-    result = run_dbt(["build"], variables)
-    target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
-    results_file = target_path / "run_results.json"
-    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
-    statuses = Counter(str(r["status"]) for r in results)
-    built = sum(1 for r in results if str(r["unique_id"]).startswith(("model.", "seed.")) and r["status"] == "success")
-    tests = {k: v for k, v in statuses.items() if k in ("pass", "warn", "fail", "error")}
     schema = f"{dbt_env().get('FUNNEL_DB_SCHEMA', 'dev')}_marts"
+    fingerprint = _fingerprint(conn.url(), schema, reference)
+    state_file = funnel_home() / "last_up.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    returncode = 0
+    if state.get("fingerprint") == fingerprint and _mart_rows(schema):
+        typer.echo(f"up to date: nothing changed since the last build of {state['built_at']} (same data, code, date)")
+    else:
+        typer.echo("building with dbt (seeds, models, tests)...")
+        returncode = run_dbt(["build"], dbt_vars(reference)).returncode
+        target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
+        results_file = target_path / "run_results.json"
+        results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+        statuses = Counter(str(r["status"]) for r in results)
+        state = {
+            "fingerprint": fingerprint if returncode == 0 else None,
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "built": sum(
+                1 for r in results if str(r["unique_id"]).startswith(("model.", "seed.")) and r["status"] == "success"
+            ),
+            "tests": {k: v for k, v in statuses.items() if k in ("pass", "warn", "fail", "error")},
+        }
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(state))
     typer.echo("")
     typer.echo("== summary " + "=" * 60)
-    typer.echo(f"models and seeds built: {built}; tests: " + ", ".join(f"{v} {k}" for k, v in sorted(tests.items())))
+    tests = ", ".join(f"{v} {k}" for k, v in sorted(state["tests"].items()))
+    typer.echo(f"models and seeds built: {state['built']}; tests: {tests}")
     typer.echo(f"marts in schema {schema}:")
     for table, rows in _mart_rows(schema):
         typer.echo(f"  {table:<36} {rows:>10,} rows")
@@ -97,5 +126,5 @@ def up(source_dt: str | None = None) -> None:
     typer.echo("       funnel docs   (dbt docs site)")
     typer.echo(f"       psql \"{conn.url()}\" -c 'select * from {schema}.rep_sales_funnel_monthly limit 20'")
     typer.echo(f"done in {time.monotonic() - started:.0f}s")
-    if result.returncode != 0:
+    if returncode != 0:
         raise FunnelError("dbt build reported errors", "see the dbt output above; fix and rerun `make run`")

@@ -38,4 +38,5 @@ def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Pat
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert second.stdout.count("already loaded, keeping it") == 2
+    assert "up to date: nothing changed since the last build" in second.stdout
     assert {t: Counter(wh.query(f"select * from dev_marts.{t}")) for t in marts} == before
