@@ -122,7 +122,10 @@
   Runs in the model's transaction: readers see the old window or the new one, never a gap.
 -#}
 {% macro delete_window(column, grain='day') -%}
+    {#- The advisory lock serialises overlapping runs of one model (a schedule and a backfill, two plain dbt
+        runs); it is released at commit or rollback, also when the client is killed. -#}
     {%- if is_incremental() -%}
+        select pg_advisory_xact_lock(hashtext('funnel.incremental.{{ this }}'));
         delete from {{ this }} where {{ window_filter(column, grain) }}
     {%- else -%}
         select 1

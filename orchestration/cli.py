@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestration import warehouse
-from orchestration.dbt import dbt_vars, parse_source_dt, run_dbt
+from orchestration.dbt import dbt_vars, parse_int, parse_source_dt, run_dbt
 from orchestration.errors import FunnelError
 from orchestration.settings import connection
 from orchestration.sources import SOURCES
@@ -97,22 +97,24 @@ def _progress(label: str):  # type: ignore[no-untyped-def]
 def generate(
     source: Annotated[str, typer.Argument(help="pipedrive or field_crm")],
     out: Annotated[Path, typer.Option(help="Folder to write the CSV files to")],
-    deals: Annotated[int, typer.Option(min=1, help="Deals (pipedrive)")] = 2000,
-    leads: Annotated[int, typer.Option(min=1, help="Leads (field_crm)")] = 5000,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files")] = 42,
+    deals: Annotated[str, typer.Option(help="Deals (pipedrive)")] = "2000",
+    leads: Annotated[str, typer.Option(help="Leads (field_crm)")] = "5000",
+    seed: Annotated[str, typer.Option(help="Random seed: same seed, same files")] = "42",
     end: Annotated[str | None, typer.Option(help="Last day of history, YYYY-MM-DD (default today)")] = None,
-    days: Annotated[int, typer.Option(min=1, help="Days of history")] = 540,
+    days: Annotated[str, typer.Option(help="Days of history")] = "540",
 ) -> None:
     """Write a seeded synthetic export of SOURCE that follows its file contract."""
     last = parse_source_dt(end, "end") if end else date.today()
+    n_deals, n_leads = parse_int(deals, "deals", 1), parse_int(leads, "leads", 1)
+    n_days, n_seed = parse_int(days, "days", 1), parse_int(seed, "seed")
     if source == "pipedrive":
         from orchestration.generators.pipedrive import generate_pipedrive
 
-        counts = generate_pipedrive(out, deals=deals, seed=seed, end=last, days=days, progress=_progress(source))
+        counts = generate_pipedrive(out, deals=n_deals, seed=n_seed, end=last, days=n_days, progress=_progress(source))
     elif source == "field_crm":
         from orchestration.generators.field_crm import generate_field_crm
 
-        counts = generate_field_crm(out, leads=leads, seed=seed, end=last, days=days, progress=_progress(source))
+        counts = generate_field_crm(out, leads=n_leads, seed=n_seed, end=last, days=n_days, progress=_progress(source))
     else:
         raise FunnelError(f"unknown source {source!r}", f"use one of: {', '.join(SOURCES)}")
     typer.echo("", err=True)
@@ -159,15 +161,17 @@ def load(
 def build(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models")] = False,
     source_dt: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today)")] = None,
-    backfill_period: Annotated[int | None, typer.Option(help="Days re-processed before source_dt")] = None,
-    months: Annotated[int | None, typer.Option(help="Full-refresh horizon in months")] = None,
+    backfill_period: Annotated[str | None, typer.Option(help="Days re-processed before source_dt")] = None,
+    months: Annotated[str | None, typer.Option(help="Full-refresh horizon in months")] = None,
     timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA)")] = None,
     select: Annotated[str | None, typer.Option(help="dbt --select")] = None,
     exclude: Annotated[str | None, typer.Option(help="dbt --exclude")] = None,
     target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
 ) -> None:
     """`dbt build` (seeds, models, tests) with the project's profile and validated vars."""
-    variables = dbt_vars(source_dt, backfill_period, months, timezone)
+    variables = dbt_vars(
+        source_dt, parse_int(backfill_period, "backfill_period"), parse_int(months, "months"), timezone
+    )
     warehouse.start()
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     args += ["--select", select] if select else []
@@ -269,6 +273,27 @@ def docs(
     if serve:
         echo(f"serving on http://127.0.0.1:{port} (Ctrl-C stops)")
         run_dbt(["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"], target=target)
+
+
+@app.command()
+def reconcile(
+    source_dt: Annotated[
+        str | None, typer.Option(help="Reference date of the last run, YYYY-MM-DD (default today)")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA) the runs used")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target to audit: dev, ci or prod")] = None,
+    scratch_schema: Annotated[
+        str | None, typer.Option(help="Scratch schema prefix (default reconcile_<random>)")
+    ] = None,
+) -> None:
+    """Audit: raw = staged + duplicates + rejected per source table; every incremental model equals a full refresh."""
+    from orchestration.reconcile import format_report
+    from orchestration.reconcile import reconcile as run_reconcile
+
+    report = run_reconcile(scratch_schema, source_dt=source_dt, timezone=timezone, target=target)
+    echo(format_report(report))
+    if not report.ok:
+        raise typer.Exit(2)
 
 
 def main() -> None:

@@ -28,6 +28,19 @@ def parse_source_dt(value: str, name: str = "source_dt") -> date:
         raise FunnelError(f"{name}={value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-30") from None
 
 
+def parse_int(value: str | int | None, name: str, minimum: int | None = None) -> int | None:
+    """Whole numbers from the command line, refused with a message that names the value."""
+    if value is None or isinstance(value, int):
+        number = value
+    elif re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+        number = int(value.strip())
+    else:
+        raise FunnelError(f"{name}={value!r} is not a whole number", f"e.g. --{name.replace('_', '-')} 3")
+    if number is not None and minimum is not None and number < minimum:
+        raise FunnelError(f"{name}={number} is out of range", f"use a number >= {minimum}")
+    return number
+
+
 def dbt_vars(
     source_dt: str | date | None = None,
     backfill_period: int | None = None,

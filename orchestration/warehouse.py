@@ -70,9 +70,15 @@ def _pg(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str
 
 
 def is_running() -> bool:
+    """pg_ctl's word and a live port: after a crash a zombie or reused PID can fool pg_ctl status alone."""
     if not (pgdata() / "PG_VERSION").exists():
         return False
-    return _pg([_bin("pg_ctl"), "status", "-D", str(pgdata())]).returncode == 0
+    if _pg([_bin("pg_ctl"), "status", "-D", str(pgdata())]).returncode != 0:
+        return False
+    if _port_in_use(connection().port):
+        return True
+    (pgdata() / "postmaster.pid").unlink(missing_ok=True)  # stale: the server behind it is gone
+    return False
 
 
 def _port_in_use(port: int) -> bool:

@@ -13,11 +13,15 @@
 ) }}
 
 {%- set window_start, window_end = window_bounds('month') %}
+{%- set first_month = '(select min(date_month) from ' ~ ref('monthly_stats') ~ ')' %}
 {%- if window_start is none %}
     {#- full refresh over all history: from the first month with funnel data -#}
-    {%- set series_start = '(select min(date_month) from ' ~ ref('monthly_stats') ~ ')' %}
+    {%- set series_start = first_month %}
 {%- else %}
-    {%- set series_start = "cast('" ~ window_start.isoformat() ~ "' as date)" %}
+    {#- never before the first month with data, so a window reaching back before it equals a full refresh;
+        with no data at all the series stays empty (greatest() would ignore the null) -#}
+    {%- set series_start = "(select case when min(date_month) is not null then greatest(cast('"
+        ~ window_start.isoformat() ~ "' as date), min(date_month)) end from " ~ ref('monthly_stats') ~ ")" %}
 {%- endif %}
 
 with

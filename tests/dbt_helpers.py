@@ -1,0 +1,118 @@
+"""dbt in the test process (dbtRunner, project parsed once per schema) and table comparisons.
+
+A subprocess per dbt run re-parses the project whenever vars change; tests that need tens of runs use this
+instead. Vars are passed per call, so one parsed manifest serves any source_dt / backfill_period.
+(tests/test_pipedrive_incremental.py has its own earlier copy of InProcessDbt and could import this one.)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+# The Pipedrive incremental chain: model -> dbt folder (schema suffix).
+PIPEDRIVE_INCREMENTAL = {
+    "daily_deal_stats": "intermediate",
+    "daily_activity_stats": "intermediate",
+    "monthly_deal_stats": "intermediate",
+    "monthly_activity_stats": "intermediate",
+    "monthly_stats": "intermediate",
+    "rep_sales_funnel_monthly": "marts",
+}
+# Date column and grain of each (the delete_window pre-hook of the model).
+PIPEDRIVE_WINDOWS = {
+    "daily_deal_stats": ("date_day", "day"),
+    "daily_activity_stats": ("date_day", "day"),
+    "monthly_deal_stats": ("date_month", "month"),
+    "monthly_activity_stats": ("date_month", "month"),
+    "monthly_stats": ("date_month", "month"),
+    "rep_sales_funnel_monthly": ("month", "month"),
+}
+PIPEDRIVE_SEEDS = [
+    "funnel_steps",
+    "pipedrive_change_keys",
+    "pipedrive_stage_probabilities",
+    "compliance_regions",
+    "compliance_region_assignments",
+    "compliance_consents",
+    "compliance_retention_policies",
+]
+
+
+class InProcessDbt:
+    """dbt in this process against one schema of a test database, parsing the project once."""
+
+    def __init__(self, conn, schema: str, target_path: Path, timezone: str = "UTC") -> None:  # type: ignore[no-untyped-def]
+        self.conn, self.schema, self.target_path, self.timezone = conn, schema, target_path, timezone
+        self.manifest = None
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **self.conn.env(),
+            "FUNNEL_DB_SCHEMA": self.schema,
+            "FUNNEL_TARGET": "dev",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+
+    def __call__(self, *args: str, source_dt: date, backfill: int = 3, full_refresh: bool = False) -> None:
+        from dbt.cli.main import dbtRunner
+
+        variables = {
+            "source_dt": source_dt.isoformat(),
+            "backfill_period": backfill,
+            "business_timezone": self.timezone,
+        }
+        common = [
+            "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(self.target_path),
+            "--log-path", str(self.target_path / "logs"),
+            "--quiet",
+        ]  # fmt: skip
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in self._env().items():
+                mp.setenv(key, value)
+            if self.manifest is None:
+                parsed = dbtRunner().invoke(["parse", *common, "--vars", json.dumps(variables)])
+                assert parsed.success, f"dbt parse failed: {parsed.exception}"
+                self.manifest = parsed.result
+            command = [*args, *common, "--vars", json.dumps(variables)]
+            result = dbtRunner(manifest=self.manifest).invoke(command + (["--full-refresh"] if full_refresh else []))
+        if not result.success:
+            failures = [
+                f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in ("success", "pass")
+            ]
+            pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
+
+    def setup(self, source_dt: date) -> None:
+        """Seeds, staging views and a full refresh of the Pipedrive incremental models at source_dt."""
+        parents = [f"+{model}" for model in PIPEDRIVE_INCREMENTAL]
+        only = ["--resource-type", "seed", "--resource-type", "model"]
+        self("build", "--select", *PIPEDRIVE_SEEDS, *parents, *only, source_dt=source_dt, full_refresh=True)
+
+    def incremental(self, source_dt: date, backfill: int = 3) -> None:
+        self("run", "--select", *PIPEDRIVE_INCREMENTAL, source_dt=source_dt, backfill=backfill)
+
+    def full_refresh(self, source_dt: date) -> None:
+        self("run", "--select", *PIPEDRIVE_INCREMENTAL, source_dt=source_dt, full_refresh=True)
+
+    def relation(self, model: str) -> str:
+        return f"{self.schema}_{PIPEDRIVE_INCREMENTAL[model]}.{model}"
+
+
+def differing_rows(wh, left: str, right: str, where: str = "true") -> int:  # type: ignore[no-untyped-def]
+    """Rows (as multisets: a doubled row counts) in one relation and not the other, both ways, under `where`."""
+    return wh.scalar(
+        f"select count(*) from ((select * from {left} where {where} except all select * from {right} where {where})"
+        f" union all (select * from {right} where {where} except all select * from {left} where {where})) as diff"
+    )
+
+
+def checksum(wh, relation: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    rows = wh.query(f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} t")
+    return rows[0]  # type: ignore[return-value]

@@ -1,0 +1,290 @@
+"""Property tests (hypothesis): small random raw Pipedrive datasets with hostile values, random run sequences.
+
+For every generated scenario (deal changes and activities with empty strings, whitespace, unicode, huge
+numbers, dates in 1900 and 2100, SQL in values, duplicate rows, events out of order, backward stage moves,
+deals with and without add_time; part of the rows arriving late, between runs):
+
+- loader: every data line of a file is a raw row or a reject (ledger data_lines = loaded + rejected);
+- staging: raw rows = rows the staging model stands for (sum of source_rows_count) + rejected rows, per table;
+  every column with a `unique` test in the Pipedrive staging models and every incremental unique_key is unique;
+- incremental runs at random source_dt / backfill_period in any order: each run leaves every row outside its
+  window untouched; inside its window a daily model equals a fresh full refresh at that source_dt on the same
+  raw data (a monthly model too, whenever the daily rows of its months are current);
+- rerunning the same partition changes nothing;
+- after a catch-up run whose window covers the data, every incremental table equals a full refresh.
+
+The fast variant runs in `make test` (3 examples); the `slow` one runs 200 (`make test-slow`; set
+FUNNEL_SLOW_EXAMPLES to change that). Examples are not shrunk (each costs several dbt runs): a failure prints
+the example as generated and a @reproduce_failure blob.
+dbt runs in-process with the project parsed once per schema (tests/dbt_helpers.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dbt_helpers import PIPEDRIVE_INCREMENTAL, PIPEDRIVE_WINDOWS, InProcessDbt, checksum, differing_rows
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from orchestration.generators.pipedrive import generate_pipedrive
+
+TIMEZONE = "Europe/Berlin"  # DST change on 30 March 2025, inside the generated month
+MONTH_START = date(2025, 3, 1)
+LAST_DAY = date(2025, 3, 31)
+DEAL_CHANGES_HEADER = ["deal_id", "change_time", "changed_field_key", "new_value"]
+ACTIVITY_HEADER = ["activity_id", "type", "assigned_to_user", "deal_id", "done", "due_to"]
+HOSTILE = [
+    "",
+    " ",
+    "\t",
+    "  4  ",
+    "ünïcødé",
+    "😀",
+    "\uff13",  # fullwidth digit three
+    "99999999999999999999999999",
+    "-1",
+    "1e308",
+    "NULL",
+    "2024-01-01'; drop table x; --",
+]
+HOSTILE_TIMES = [
+    "1900-01-01 00:00:00",
+    "2100-12-31 23:59:59",
+    "2025-02-30 10:00:00",
+    " 2025-03-10 10:00:00 ",
+    "",
+    "not a time",
+]
+SETTINGS = {
+    "deadline": None,
+    "database": None,
+    # Every example costs several dbt runs: no shrinking (the failing example is printed as generated).
+    "phases": (Phase.explicit, Phase.reuse, Phase.generate),
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+
+normal_time = st.builds(
+    lambda d, s: (datetime(2025, 3, 1) + timedelta(days=d, seconds=s)).strftime("%Y-%m-%d %H:%M:%S"),
+    st.integers(0, 30),
+    st.integers(0, 86_399),
+)
+any_time = st.one_of(normal_time, normal_time, normal_time, st.sampled_from(HOSTILE_TIMES))
+hostile = st.sampled_from(HOSTILE)
+deal_id = st.one_of(
+    st.sampled_from([str(n) for n in range(1, 7)]), st.sampled_from([str(n) for n in range(1, 7)]), hostile
+)
+deal_change = st.one_of(
+    st.tuples(
+        deal_id, any_time, st.just("stage_id"), st.one_of(st.sampled_from([str(n) for n in range(1, 10)]), hostile)
+    ),
+    st.tuples(deal_id, any_time, st.just("stage_id"), st.sampled_from([str(n) for n in range(1, 10)])),
+    st.tuples(deal_id, any_time, st.just("user_id"), st.one_of(st.sampled_from(["1", "2", "3"]), hostile)),
+    st.tuples(deal_id, any_time, st.just("add_time"), any_time.map(lambda t: t.replace(" ", "T", 1))),
+    st.tuples(deal_id, any_time, st.just("lost_reason"), st.one_of(st.sampled_from(["1", "2", "3"]), hostile)),
+    st.tuples(hostile, any_time, st.one_of(hostile, st.just("won_time")), hostile),
+).map(list)
+activity = st.tuples(
+    st.one_of(st.integers(1, 40).map(str), hostile),
+    st.one_of(st.sampled_from(["meeting", "sc_2", "follow_up", "after_close_call"]), hostile),
+    st.one_of(st.sampled_from(["1", "2", "3"]), hostile),
+    deal_id,
+    st.sampled_from(["True", "False", "", "yes", "ünï"]),
+    any_time.map(lambda t: t.replace(" ", "T", 1)),
+).map(list)
+
+
+def with_duplicates(rows: st.SearchStrategy) -> st.SearchStrategy:
+    """Rows, each flagged late or not, plus exact copies of the first two (duplicate keys)."""
+    return st.lists(st.tuples(rows, st.booleans()), max_size=30).map(lambda items: items + items[:2])
+
+
+scenario = st.fixed_dictionaries(
+    {
+        "deal_changes": with_duplicates(deal_change),
+        "activities": with_duplicates(activity),
+        "first": st.integers(0, 30),  # the initial full refresh's source_dt (day of March)
+        "runs": st.lists(st.tuples(st.integers(0, 30), st.integers(0, 10)), min_size=1, max_size=3),
+        "late_before": st.integers(0, 3),  # the late rows land before this run (after the last run if past it)
+    }
+)
+
+
+class Harness:
+    """A module database with the seeds/views in two schemas: `prop` (runs under test) and `orc` (oracle)."""
+
+    def __init__(self, wh, reference: Path, target: Path) -> None:  # type: ignore[no-untyped-def]
+        self.wh, self.reference = wh, reference
+        self.prop = InProcessDbt(wh.conn, "prop", target / "prop", TIMEZONE)
+        self.oracle = InProcessDbt(wh.conn, "orc", target / "orc", TIMEZONE)
+        self.unique_keys: dict[str, list[str]] = {}
+
+    def reset(self, deal_changes: list[list[str]], activities: list[list[str]]) -> None:
+        """Raw deal changes and activities are exactly these rows (reference tables stay as loaded)."""
+        self.wh.query("truncate raw_pipedrive.deal_changes, raw_pipedrive.activity")
+        self.wh.query("delete from raw.load_rejects where table_name in ('deal_changes', 'activity')")
+        self.wh.query("delete from raw.load_ledger where table_name in ('deal_changes', 'activity')")
+        self.land("", deal_changes, activities)
+
+    def land(self, suffix: str, deal_changes: list[list[str]], activities: list[list[str]]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            write_csv(folder / f"deal_changes{suffix}.csv", DEAL_CHANGES_HEADER, deal_changes)
+            write_csv(folder / f"activity{suffix}.csv", ACTIVITY_HEADER, activities)
+            self.wh.load(folder, "pipedrive")
+
+    def snapshot(self) -> None:
+        self.wh.query("create schema if not exists snap")
+        for model in PIPEDRIVE_INCREMENTAL:
+            self.wh.query(f"drop table if exists snap.{model}")
+            self.wh.query(f"create table snap.{model} as select * from {self.prop.relation(model)}")
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def window(model: str, source_dt: date, backfill: int) -> str:
+    column, grain = PIPEDRIVE_WINDOWS[model]
+    start = source_dt - timedelta(days=backfill)
+    if grain == "month":
+        start = start.replace(day=1)
+    return f"{column} >= date '{start}' and {column} <= date '{source_dt}'"
+
+
+@pytest.fixture(scope="module")
+def harness(wh, tmp_path_factory) -> Harness:  # type: ignore[no-untyped-def]
+    generated = tmp_path_factory.mktemp("pd_reference")
+    generate_pipedrive(generated, deals=10, seed=3, end=LAST_DAY, days=31)
+    reference = tmp_path_factory.mktemp("pd_reference_only")
+    for name in ("stages.csv", "users.csv", "activity_types.csv", "fields.csv"):
+        shutil.copy(generated / name, reference / name)
+    wh.load(reference, "pipedrive")
+    h = Harness(wh, reference, tmp_path_factory.mktemp("targets"))
+    h.reset([], [])
+    h.prop.setup(LAST_DAY)
+    h.prop("run", "--select", "staging.pipedrive", source_dt=LAST_DAY)  # the reject / collision views too
+    h.oracle.setup(LAST_DAY)
+    nodes = h.prop.manifest.nodes.values()  # type: ignore[union-attr]
+    for node in nodes:
+        if node.resource_type == "model" and node.name in PIPEDRIVE_INCREMENTAL:
+            key = node.config.unique_key
+            h.unique_keys[h.prop.relation(node.name)] = [key] if isinstance(key, str) else list(key)
+        meta = getattr(node, "test_metadata", None)
+        if meta is not None and meta.name == "unique" and node.attached_node:
+            parent = node.attached_node.rsplit(".", 1)[-1]
+            if parent.startswith("stg_pipedrive__"):
+                h.unique_keys[f"prop_staging.{parent}"] = [node.column_name]
+    assert len(h.unique_keys) >= len(PIPEDRIVE_INCREMENTAL) + 5
+    return h
+
+
+def check_scenario(h: Harness, case: dict) -> None:
+    wh = h.wh
+    early = (
+        [row for row, late in case["deal_changes"] if not late],
+        [row for row, late in case["activities"] if not late],
+    )
+    late = (
+        [row for row, is_late in case["deal_changes"] if is_late],
+        [row for row, is_late in case["activities"] if is_late],
+    )
+    h.reset(*early)
+    first = MONTH_START + timedelta(days=case["first"])
+    h.prop.full_refresh(first)
+    runs = [(MONTH_START + timedelta(days=d), b) for d, b in case["runs"]]
+    for index, (source_dt, backfill) in enumerate(runs):
+        if index == case["late_before"]:
+            h.land("__late", *late)
+        h.snapshot()
+        h.prop.incremental(source_dt, backfill)
+        h.oracle.full_refresh(source_dt)
+        daily_current = True
+        for model in PIPEDRIVE_INCREMENTAL:  # daily models first (dict order), then the monthly ones
+            inside = window(model, source_dt, backfill)
+            assert differing_rows(wh, f"snap.{model}", h.prop.relation(model), f"not ({inside})") == 0, (
+                f"{model}: run {source_dt}/{backfill} changed rows outside its window"
+            )
+            column, grain = PIPEDRIVE_WINDOWS[model]
+            if grain == "day":
+                assert differing_rows(wh, h.prop.relation(model), h.oracle.relation(model), inside) == 0, (
+                    f"{model}: window of run {source_dt}/{backfill} differs from a full refresh"
+                )
+                months = window("monthly_deal_stats", source_dt, backfill).replace("date_month", "date_day")
+                daily_current &= differing_rows(wh, h.prop.relation(model), h.oracle.relation(model), months) == 0
+            elif daily_current:
+                assert differing_rows(wh, h.prop.relation(model), h.oracle.relation(model), inside) == 0, (
+                    f"{model}: window of run {source_dt}/{backfill} differs from a full refresh"
+                )
+
+    # Raw = staged + rejected, per table; loader: every data line is a raw row or a reject.
+    assert wh.query("select file_name from raw.load_ledger where data_lines <> rows_loaded + rows_rejected") == []
+    for table, model in (("deal_changes", "stg_pipedrive__deal_changes"), ("activity", "stg_pipedrive__activities")):
+        raw = wh.scalar(f"select count(*) from raw_pipedrive.{table}")
+        staged = wh.scalar(f"select coalesce(sum(source_rows_count), 0) from prop_staging.{model}")
+        rejected = wh.scalar(
+            "select count(*) from prop_staging.stg_pipedrive__rejects where source_table = %s", (table,)
+        )
+        assert raw == staged + rejected, f"{table}: raw {raw} != staged {staged} + rejected {rejected}"
+    for relation, key in h.unique_keys.items():
+        cols = ", ".join(key)
+        dupes = wh.scalar(f"select count(*) from (select {cols} from {relation} group by {cols} having count(*) > 1) d")
+        assert dupes == 0, f"{relation}: ({cols}) not unique"
+
+    # The same partition twice changes nothing.
+    last_dt, last_backfill = runs[-1]
+    before = {m: checksum(wh, h.prop.relation(m)) for m in PIPEDRIVE_INCREMENTAL}
+    h.prop.incremental(last_dt, last_backfill)
+    assert {m: checksum(wh, h.prop.relation(m)) for m in PIPEDRIVE_INCREMENTAL} == before
+
+    # Late rows not yet seen arrive; a catch-up run over the whole month converges to a full refresh.
+    if case["late_before"] >= len(runs):
+        h.land("__late", *late)
+    catch_up = max(first, *(dt for dt, _ in runs))
+    h.prop.incremental(catch_up, (catch_up - MONTH_START).days)
+    h.oracle.full_refresh(catch_up)
+    for model in PIPEDRIVE_INCREMENTAL:
+        column, _ = PIPEDRIVE_WINDOWS[model]
+        assert (
+            differing_rows(
+                wh,
+                h.prop.relation(model),
+                h.oracle.relation(model),
+                f"{column} >= date '{MONTH_START}'",
+            )
+            == 0
+        ), f"{model}: after the catch-up run it differs from a full refresh"
+
+
+def test_rep_sales_grid_before_the_first_data_month(harness) -> None:  # type: ignore[no-untyped-def]
+    """No funnel data at all (or none before the window): an incremental run must not zero-fill months that a
+    full refresh does not have (the grid starts at greatest(window start, first month with data))."""
+    harness.reset([], [])
+    harness.prop.full_refresh(MONTH_START)
+    harness.prop.incremental(MONTH_START, 0)
+    harness.oracle.full_refresh(MONTH_START)
+    model = "rep_sales_funnel_monthly"
+    assert differing_rows(harness.wh, harness.prop.relation(model), harness.oracle.relation(model)) == 0
+
+
+@settings(max_examples=3, **SETTINGS)
+@given(case=scenario)
+def test_random_runs_on_hostile_data_equal_a_full_refresh(harness, case) -> None:  # type: ignore[no-untyped-def]
+    check_scenario(harness, case)
+
+
+@pytest.mark.slow
+@settings(max_examples=int(os.environ.get("FUNNEL_SLOW_EXAMPLES", "200")), **SETTINGS)
+@given(case=scenario)
+def test_random_runs_on_hostile_data_equal_a_full_refresh_many(harness, case) -> None:  # type: ignore[no-untyped-def]
+    check_scenario(harness, case)
