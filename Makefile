@@ -28,6 +28,8 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
+# The `slow` tests: 200 hypothesis examples per property (FUNNEL_SLOW_EXAMPLES=n to change) and every fault
+# injection (kills dbt, and an embedded PostgreSQL of its own on a free port). Narrow with PYTEST_ARGS='-k faults'.
 test-slow: $(STAMP)
 	$(BIN)/funnel db start >/dev/null
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
