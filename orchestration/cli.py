@@ -296,6 +296,31 @@ def reconcile(
         raise typer.Exit(2)
 
 
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the Dagster UI")] = 3000,
+) -> None:
+    """Start Dagster (webserver + daemon: schedules, sensors, backfills) for this project until Ctrl-C."""
+    from orchestration.ui import serve_ui
+
+    raise typer.Exit(serve_ui(host, port))
+
+
+@app.command()
+def check(
+    as_of: Annotated[str | None, typer.Option(help="Freshness reference date YYYY-MM-DD (default: yesterday)")] = None,
+    checkpoint: Annotated[list[str] | None, typer.Option(help="Run only this checkpoint (repeatable)")] = None,
+) -> None:
+    """Run the Great Expectations checkpoints of the marts and print a summary; Data Docs in $FUNNEL_HOME/gx_docs."""
+    from orchestration.ui import run_gx_checks
+
+    summary = run_gx_checks(parse_source_dt(as_of, "as_of") if as_of else None, checkpoint)
+    echo(summary.text())
+    if not summary.ok:
+        raise FunnelError("a critical GX expectation failed", "see the lines marked critical above, and the Data Docs")
+
+
 def main() -> None:
     try:
         app()

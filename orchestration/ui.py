@@ -1,0 +1,130 @@
+"""What `funnel ui`, `funnel docs` and `funnel check` run: the Dagster UI, the dbt docs site, the GX checkpoints.
+
+Dagster's instance lives in `$FUNNEL_HOME/dagster` (DAGSTER_HOME): `dagster.yaml` is copied there from the
+repo's template, and its runs, events and schedules are stored in the `dagster` database of the project's
+PostgreSQL (dagster-postgres; created if missing, FUNNEL_DAGSTER_DB overrides the name).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from orchestration import warehouse
+from orchestration.dbt import run_dbt
+from orchestration.errors import FunnelError
+from orchestration.settings import REPO_ROOT, funnel_home
+from orchestration.sources import SOURCES
+
+DAGSTER_DATABASE = "dagster"
+
+
+def dagster_home() -> Path:
+    return funnel_home() / "dagster"
+
+
+def prepare_dagster_home(home: Path | None = None, database: str | None = None) -> dict[str, str]:
+    """Create DAGSTER_HOME (dagster.yaml from the template) and its database; return the environment to run in."""
+    home = home or dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    template = (REPO_ROOT / "dagster.yaml").read_text()
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_text() != template:
+        target.write_text(template)
+    conn = warehouse.start()
+    store = conn.with_database(database or os.environ.get("FUNNEL_DAGSTER_DB", DAGSTER_DATABASE))
+    warehouse.ensure_database(store)
+    for source in SOURCES:
+        (funnel_home() / "landing" / source).mkdir(parents=True, exist_ok=True)
+    # dagster-postgres is written for psycopg2; SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql:// URL,
+    # on which dagster's `NOTIFY run_events, :id` fails. Name the driver.
+    url = store.url().replace("postgresql://", "postgresql+psycopg2://", 1)
+    return {**os.environ, "DAGSTER_HOME": str(home), "FUNNEL_DAGSTER_PG_URL": url}
+
+
+def _executable(name: str) -> str:
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
+def ui_command(host: str = "127.0.0.1", port: int = 3000) -> list[str]:
+    return [_executable("dagster"), "dev", "-m", "orchestration.definitions", "-h", host, "-p", str(port)]
+
+
+def serve_ui(
+    host: str = "127.0.0.1", port: int = 3000, *, home: Path | None = None, database: str | None = None
+) -> int:
+    """Run `dagster dev` (webserver + daemon for schedules, sensors, backfills, the run queue) until stopped."""
+    env = prepare_dagster_home(home, database)
+    print(f"Dagster UI on http://{host}:{port} (instance {env['DAGSTER_HOME']}); Ctrl-C stops it", flush=True)
+    # Run from DAGSTER_HOME: the repo's dagster.yaml is a template, not an instance to pick up from the cwd.
+    process = subprocess.Popen(ui_command(host, port), env=env, cwd=env["DAGSTER_HOME"])
+    try:
+        return process.wait()
+    except KeyboardInterrupt:  # the terminal sent SIGINT to dagster dev too; let it shut down its children
+        return process.wait()
+
+
+def serve_docs(port: int = 8080, host: str = "127.0.0.1") -> int:
+    """`dbt docs generate` (catalog from the warehouse) then `dbt docs serve` on host:port until stopped."""
+    from orchestration.serving import generate_docs
+
+    warehouse.start()
+    folder = generate_docs()
+    print(f"dbt docs in {folder}; serving on http://{host}:{port} (Ctrl-C stops it)", flush=True)
+    try:
+        return run_dbt(["docs", "serve", "--host", host, "--port", str(port), "--no-browser"]).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+@dataclass
+class GxSummary:
+    outcomes: list  # list[orchestration.gx.CheckpointOutcome]
+    docs: Path
+
+    @property
+    def ok(self) -> bool:
+        """No critical expectation failed (warnings such as freshness do not fail the command)."""
+        return not any(o.critical_failures for o in self.outcomes)
+
+    def text(self) -> str:
+        lines = []
+        for outcome in self.outcomes:
+            critical, failed = len(outcome.critical_failures), len(outcome.failed)
+            state = "FAILED" if critical else ("WARN" if failed else "OK")
+            lines.append(
+                f"{outcome.name:<34} {state:<6} {len(outcome.outcomes) - failed}/{len(outcome.outcomes)} expectations"
+                f" passed (as of {outcome.as_of})"
+            )
+            errors = {f.error for f in outcome.failed}
+            if failed == len(outcome.outcomes) and len(errors) == 1 and None not in errors:
+                lines.append(f"    error    {errors.pop()}")  # e.g. the mart is not built in this database
+                continue
+            for failure in outcome.failed:
+                sample = f"; e.g. {failure.sample[:3]}" if failure.sample else ""
+                where = f" on {failure.column}" if failure.column else ""
+                what = f"{failure.description or failure.expectation}{where}"
+                lines.append(f"    {failure.severity:<8} {what}: observed {failure.error or failure.observed}{sample}")
+        if not self.outcomes:
+            lines.append("no GX checkpoints in expectations/gx/checkpoints/")
+        lines.append(f"Data Docs: {self.docs}")
+        return "\n".join(lines)
+
+
+def run_gx_checks(as_of: date | str | None = None, checkpoints: list[str] | None = None) -> GxSummary:
+    """Run the GX checkpoints (all, or those named) against the warehouse; Data Docs go to $FUNNEL_HOME/gx_docs."""
+    from orchestration import gx
+
+    warehouse.start()
+    names = checkpoints or gx.checkpoint_names()
+    unknown = sorted(set(names) - set(gx.checkpoint_names()))
+    if unknown:
+        raise FunnelError(f"no GX checkpoint {', '.join(unknown)}", f"use one of: {', '.join(gx.checkpoint_names())}")
+    day = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+    outcomes = gx.run_all(day, names) if names else []
+    return GxSummary(outcomes, gx.docs_dir() / "index.html")
