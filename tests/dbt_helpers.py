@@ -2,7 +2,6 @@
 
 A subprocess per dbt run re-parses the project whenever vars change; tests that need tens of runs use this
 instead. Vars are passed per call, so one parsed manifest serves any source_dt / backfill_period.
-(tests/test_pipedrive_incremental.py has its own earlier copy of InProcessDbt and could import this one.)
 """
 
 from __future__ import annotations

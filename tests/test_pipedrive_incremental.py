@@ -13,94 +13,22 @@ with a snapshot of the incrementally built tables taken just before it, in the s
 from __future__ import annotations
 
 import csv
-import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from dbt_helpers import PIPEDRIVE_INCREMENTAL, InProcessDbt
 
 from orchestration.generators.pipedrive import generate_pipedrive
-from orchestration.settings import DBT_PROJECT_DIR
 
 TIMEZONE = "Europe/Berlin"
 D0 = date(2025, 3, 24)
 DAYS = [D0 + timedelta(days=n) for n in range(1, 11)]  # 25 Mar .. 3 Apr: month end + DST (30 Mar)
 D10 = DAYS[-1]
 D11 = D10 + timedelta(days=1)
-BACKFILL = 3
 SCHEMA = "inc"
-INCREMENTAL = {
-    "daily_deal_stats": "intermediate",
-    "daily_activity_stats": "intermediate",
-    "monthly_deal_stats": "intermediate",
-    "monthly_activity_stats": "intermediate",
-    "monthly_stats": "intermediate",
-    "rep_sales_funnel_monthly": "marts",
-}
-SEEDS = [
-    "funnel_steps",
-    "pipedrive_change_keys",
-    "pipedrive_stage_probabilities",
-    "compliance_regions",
-    "compliance_region_assignments",
-    "compliance_consents",
-    "compliance_retention_policies",
-]
-
-
-class InProcessDbt:
-    """dbt in this process against one schema of the test database, parsing the project once."""
-
-    def __init__(self, wh, schema: str, target_path: Path) -> None:  # type: ignore[no-untyped-def]
-        self.wh, self.schema, self.target_path = wh, schema, target_path
-        self.manifest = None
-
-    def _env(self) -> dict[str, str]:
-        return {
-            **self.wh.conn.env(),
-            "FUNNEL_DB_SCHEMA": self.schema,
-            "FUNNEL_TARGET": "dev",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-
-    def __call__(self, *args: str, source_dt: date, full_refresh: bool = False) -> None:
-        from dbt.cli.main import dbtRunner
-
-        variables = {"source_dt": source_dt.isoformat(), "backfill_period": BACKFILL, "business_timezone": TIMEZONE}
-        common = [
-            "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(self.target_path),
-            "--log-path", str(self.target_path / "logs"),
-            "--quiet",
-        ]  # fmt: skip
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in self._env().items():
-                mp.setenv(key, value)
-            if self.manifest is None:
-                parsed = dbtRunner().invoke(["parse", *common, "--vars", json.dumps(variables)])
-                assert parsed.success, f"dbt parse failed: {parsed.exception}"
-                self.manifest = parsed.result
-            command = [*args, *common, "--vars", json.dumps(variables)]
-            result = dbtRunner(manifest=self.manifest).invoke(command + (["--full-refresh"] if full_refresh else []))
-        if not result.success:
-            failures = [
-                f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in ("success", "pass")
-            ]
-            pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
-
-    def setup(self, source_dt: date) -> None:
-        """Seeds, staging views and a full refresh of the incremental models at source_dt."""
-        parents = [f"+{model}" for model in INCREMENTAL]
-        only = ["--resource-type", "seed", "--resource-type", "model"]
-        self("build", "--select", *SEEDS, *parents, *only, source_dt=source_dt, full_refresh=True)
-
-    def incremental(self, source_dt: date) -> None:
-        self("run", "--select", *INCREMENTAL, source_dt=source_dt)
-
-    def full_refresh(self, source_dt: date) -> None:
-        self("run", "--select", *INCREMENTAL, source_dt=source_dt, full_refresh=True)
+INCREMENTAL = PIPEDRIVE_INCREMENTAL
 
 
 def relation(model: str, schema: str = SCHEMA) -> str:
@@ -159,7 +87,7 @@ def export(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 def replayed(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-untyped-def]
     """A full refresh at D0, then incremental runs D1..D10."""
     wh.load(export, "pipedrive")
-    dbt = InProcessDbt(wh, SCHEMA, tmp_path_factory.mktemp("target"))
+    dbt = InProcessDbt(wh.conn, SCHEMA, tmp_path_factory.mktemp("target"), TIMEZONE)
     dbt.setup(D0)
     for day in DAYS:
         dbt.incremental(day)
