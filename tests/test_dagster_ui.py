@@ -97,7 +97,9 @@ def test_graphql_lists_the_asset_graph_and_the_instance_is_in_postgres(ui, wh) -
     )
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {"dbt_daily_job", "dbt_full_refresh_job"} <= {j["name"] for j in repo["jobs"]}
-    assert {s["name"] for s in repo["schedules"]} == {"dbt_daily_schedule", "dbt_weekly_replay_schedule"}
+    assert {"dbt_daily_schedule", "dbt_weekly_replay_schedule", "mart_export_schedule"} <= {
+        s["name"] for s in repo["schedules"]
+    }
 
 
 def test_a_backfill_of_ten_days_launched_through_graphql_is_one_run(ui) -> None:  # type: ignore[no-untyped-def]
