@@ -297,6 +297,63 @@ def reconcile(
 
 
 @app.command()
+def purge(
+    as_of: Annotated[str, typer.Option("--as-of", help="Rows whose retention date is before this day go")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
+    source_dt: Annotated[str | None, typer.Option(help="Reference date of the rebuild (default today)")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA) of the builds")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+) -> None:
+    """Retention purge: delete (or anonymise, per policy) raw rows past their retention date, rebuild, audit."""
+    from orchestration.privacy import purge as run_purge
+
+    change = run_purge(
+        parse_source_dt(as_of, "as_of"), dry_run=dry_run, source_dt=source_dt, timezone=timezone, target=target
+    )
+    echo(change.text())
+
+
+@app.command()
+def forget(
+    email: Annotated[str | None, typer.Option(help="The subject's e-mail")] = None,
+    phone: Annotated[str | None, typer.Option(help="The subject's phone, any format")] = None,
+    customer_key: Annotated[str | None, typer.Option(help="The subject's customer_id (dim_customers)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
+    source_dt: Annotated[str | None, typer.Option(help="Reference date of the rebuild (default today)")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA) of the builds")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+) -> None:
+    """Right to be forgotten: anonymise or delete a data subject everywhere, suppress them in future loads, audit."""
+    from orchestration.privacy import forget as run_forget
+
+    given = [(kind, value) for kind, value in (("email", email), ("phone", phone), ("customer_key", customer_key))
+             if value is not None]  # fmt: skip
+    if len(given) != 1:
+        raise FunnelError("forget needs exactly one of --email, --phone, --customer-key", f"got {len(given)}")
+    ((kind, value),) = given
+    change = run_forget(kind, value, dry_run=dry_run, source_dt=source_dt, timezone=timezone, target=target, say=echo)
+    echo(change.text())
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many of the latest entries")] = 50,
+) -> None:
+    """List the append-only privacy audit log (every purge and forget), newest first."""
+    from orchestration.privacy import audit_rows
+
+    rows = audit_rows(limit)
+    if not rows:
+        echo("no purge or forget has run yet")
+    for audit_id, logged_at, operation, requested_by, scope, total, touched in rows:
+        echo(f"#{audit_id}  {logged_at:%Y-%m-%d %H:%M:%S%z}  {operation:<6}  {scope}  by {requested_by}")
+        echo(f"    {total} row(s): " + "; ".join(
+            f"{table} " + ", ".join(f"{action} {n}" for action, n in sorted(counts.items()))
+            for table, counts in sorted(touched.items())
+        ))  # fmt: skip
+
+
+@app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the Dagster UI")] = 3000,

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from orchestration.errors import FunnelError
+from orchestration.privacy import ensure_privacy_tables
 from orchestration.sources import Table, raw_schema, source_tables
 from orchestration.warehouse import connect
 
@@ -92,6 +93,7 @@ def files_for(directory: Path, table: Table) -> list[Path]:
 
 def ensure_raw_tables(db: psycopg.Connection, source: str) -> None:
     db.execute(LEDGER_DDL)
+    ensure_privacy_tables(db)  # staging reads the suppression list: it exists wherever raw data does
     schema = raw_schema(source)
     db.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     for table in source_tables(source):

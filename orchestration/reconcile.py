@@ -90,7 +90,7 @@ class Report:
         return self.mismatches == 0
 
 
-def _manifest(
+def dbt_manifest(
     args: list[str], variables: dict[str, object], conn: Connection, target: str | None, schema: str | None
 ) -> dict:
     """Run a dbt command writing into a temporary target path; return its manifest (fail with dbt's output)."""
@@ -105,11 +105,11 @@ def _manifest(
         )
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise FunnelError(f"dbt {args[0]} failed during reconcile:\n{tail}", "see the dbt output above")
+            raise FunnelError(f"dbt {args[0]} failed:\n{tail}", "see the dbt output above")
         return json.loads((Path(tmp) / "manifest.json").read_text())
 
 
-def _models(manifest: dict) -> dict[str, dict]:
+def model_nodes(manifest: dict) -> dict[str, dict]:
     return {
         node["name"]: node
         for node in manifest["nodes"].values()
@@ -117,11 +117,11 @@ def _models(manifest: dict) -> dict[str, dict]:
     }
 
 
-def _relation(node: dict) -> sql.Composable:
+def relation_of(node: dict) -> sql.Composable:
     return sql.Identifier(node["schema"], node.get("alias") or node["name"])
 
 
-def _exists(db, node: dict | None) -> bool:  # type: ignore[no-untyped-def]
+def relation_exists(db, node: dict | None) -> bool:  # type: ignore[no-untyped-def]
     if node is None:
         return False
     name = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
@@ -137,14 +137,14 @@ def _pipedrive_counts(db, models: dict[str, dict], report: Report) -> None:  # t
     if not _table_exists(db, "raw_pipedrive", "deal_changes"):
         report.notes.append("pipedrive: nothing loaded (no raw_pipedrive tables)")
         return
-    if not _exists(db, rejects):
+    if not relation_exists(db, rejects):
         report.notes.append("pipedrive: staging models not built; run `funnel build` first")
         report.tables.append(TableCount("pipedrive", "(staging not built)", 1, 0, 0, 0))
         return
     by_reason: dict[str, dict[str, int]] = {}
     for table, reason, rows in db.execute(
         sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
-            _relation(rejects)  # type: ignore[arg-type]
+            relation_of(rejects)  # type: ignore[arg-type]
         )
     ).fetchall():
         by_reason.setdefault(table, {})[reason] = rows
@@ -153,7 +153,7 @@ def _pipedrive_counts(db, models: dict[str, dict], report: Report) -> None:  # t
             continue
         raw = db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("raw_pipedrive", table))).fetchone()
         staged, represented = db.execute(
-            sql.SQL("select count(*), coalesce(sum(source_rows_count), 0) from {}").format(_relation(models[model]))
+            sql.SQL("select count(*), coalesce(sum(source_rows_count), 0) from {}").format(relation_of(models[model]))
         ).fetchone()
         reasons = by_reason.get(table, {})
         report.tables.append(
@@ -167,14 +167,14 @@ def _field_crm_counts(db, models: dict[str, dict], report: Report) -> None:  # t
     if not _table_exists(db, "raw_field_crm", "leads"):
         report.notes.append("field_crm: nothing loaded (no raw_field_crm tables)")
         return
-    if not (_exists(db, reconciliation) and _exists(db, rejects)):
+    if not (relation_exists(db, reconciliation) and relation_exists(db, rejects)):
         report.notes.append("field_crm: staging models not built; run `funnel build` first")
         report.tables.append(TableCount("field_crm", "(staging not built)", 1, 0, 0, 0))
         return
     by_reason: dict[str, dict[str, int]] = {}
     for table, reason, rows in db.execute(
         sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
-            _relation(rejects)  # type: ignore[arg-type]
+            relation_of(rejects)  # type: ignore[arg-type]
         )
     ).fetchall():
         by_reason.setdefault(table, {})[reason or "(no reason)"] = rows
@@ -182,7 +182,7 @@ def _field_crm_counts(db, models: dict[str, dict], report: Report) -> None:  # t
         sql.SQL(
             "select source_table, sum(raw_rows), sum(staged_rows), sum(duplicate_rows), sum(rejected_rows)"
             " from {} group by 1 order by 1"
-        ).format(_relation(reconciliation))  # type: ignore[arg-type]
+        ).format(relation_of(reconciliation))  # type: ignore[arg-type]
     ).fetchall():
         reasons = by_reason.get(table, {})
         count = TableCount("field_crm", table, int(raw), int(staged), int(duplicates), int(rejected), reasons)
@@ -212,7 +212,7 @@ def _compare(db, live: dict, scratch: dict, check: ModelCheck) -> None:  # type:
     ]
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     day = sql.Identifier(check.date_column)  # type: ignore[arg-type]
-    inc, full = _relation(live), _relation(scratch)
+    inc, full = relation_of(live), relation_of(scratch)
     query = sql.SQL(
         "with covered as (select distinct {day} as d from {inc}),"
         " full_refresh as (select {cols} from {full} where {day} in (select d from covered)),"
@@ -258,7 +258,7 @@ def reconcile(
     if existing:
         raise FunnelError(f"scratch schema {scratch!r} clashes with existing schemas {existing}", "pick another")
     report = Report(variables)
-    live_models = _models(_manifest(["parse"], variables, conn, target, None))
+    live_models = model_nodes(dbt_manifest(["parse"], variables, conn, target, None))
     with warehouse.connect(conn, autocommit=True) as db:
         _pipedrive_counts(db, live_models, report)
         _field_crm_counts(db, live_models, report)
@@ -266,7 +266,7 @@ def reconcile(
         for name, node in sorted(live_models.items()):
             if node["config"].get("materialized") != "incremental":
                 continue
-            if not _exists(db, node):
+            if not relation_exists(db, node):
                 report.notes.append(f"{name}: not built, not checked")
                 continue
             column, grain = _window(node)
@@ -279,8 +279,8 @@ def reconcile(
             return report
         try:
             selected = [f"+{name}" for name, check in incremental.items() if check.date_column]
-            scratch_models = _models(
-                _manifest(
+            scratch_models = model_nodes(
+                dbt_manifest(
                     ["build", "--full-refresh", "--select", *selected, "--resource-type", "model",
                      "--resource-type", "seed"],
                     variables,

@@ -156,5 +156,6 @@ select
     booked_at,
     booked_date,
     lead_created_date,
-    days_from_lead_to_booking
+    days_from_lead_to_booking,
+    {{ compliance_retention_date('final.region', 'pipeline_events', 'final.booked_date') }} as data_retention_date
 from final

@@ -183,5 +183,6 @@ select
     is_orphan,
     job_date,
     booked_date,
-    days_from_booking_to_job
+    days_from_booking_to_job,
+    {{ compliance_retention_date('final.region', 'pipeline_events', 'final.job_date') }} as data_retention_date
 from final

@@ -17,7 +17,8 @@
 
 with
 
-source as (
+-- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
+screened as (
 
     select
         opportunity_id,
@@ -32,8 +33,29 @@ source as (
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        {{ privacy_is_suppressed([['email', 'customer_email']]) }} as is_suppressed
     from {{ source('field_crm', 'booked_opportunities') }}
+
+),
+
+source as (
+
+    select
+        opportunity_id,
+        quote_number,
+        booked_at,
+        estimated_amount,
+        sales_person,
+        branch,
+        lead_source,
+        case when not is_suppressed then customer_email end as customer_email,
+        case when not is_suppressed then _extra end as _extra,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from screened
 
 ),
 

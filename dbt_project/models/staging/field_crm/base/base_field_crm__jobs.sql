@@ -19,7 +19,8 @@
 
 with
 
-source as (
+-- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
+screened as (
 
     select
         job_id,
@@ -36,8 +37,31 @@ source as (
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        {{ privacy_is_suppressed([['email', 'customer_email']]) }} as is_suppressed
     from {{ source('field_crm', 'jobs') }}
+
+),
+
+source as (
+
+    select
+        job_id,
+        quote_number,
+        job_date,
+        status,
+        revenue,
+        sales_person,
+        branch,
+        case when not is_suppressed then customer_email end as customer_email,
+        origin_city,
+        destination_city,
+        case when not is_suppressed then _extra end as _extra,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from screened
 
 ),
 

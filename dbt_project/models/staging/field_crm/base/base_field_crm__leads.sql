@@ -23,7 +23,8 @@
 
 with
 
-source as (
+-- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
+screened as (
 
     select
         lead_id,
@@ -44,8 +45,35 @@ source as (
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        {{ privacy_is_suppressed([['email', 'customer_email'], ['phone', 'customer_phone']]) }} as is_suppressed
     from {{ source('field_crm', 'leads') }}
+
+),
+
+source as (
+
+    select
+        lead_id,
+        quote_number,
+        created_at,
+        status,
+        lead_source,
+        branch,
+        sales_person,
+        case when not is_suppressed then customer_name end as customer_name,
+        case when not is_suppressed then customer_email end as customer_email,
+        case when not is_suppressed then customer_phone end as customer_phone,
+        origin_city,
+        destination_city,
+        region,
+        gdpr_consent,
+        case when not is_suppressed then _extra end as _extra,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from screened
 
 ),
 

@@ -1,7 +1,8 @@
 {#- Every raw user, cleaned and typed, with the reason it cannot be typed (null when it can). -#}
 with
 
-source as (
+-- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
+screened as (
 
     select
         id,
@@ -11,8 +12,24 @@ source as (
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        {{ privacy_is_suppressed([['email', 'email']]) }} as is_suppressed
     from {{ source('pipedrive', 'users') }}
+
+),
+
+source as (
+
+    select
+        id,
+        case when not is_suppressed then name end as name,
+        case when not is_suppressed then email end as email,
+        modified,
+        _source_file,
+        _source_line,
+        _load_id,
+        _loaded_at
+    from screened
 
 ),
 
