@@ -178,12 +178,16 @@ class _Warehouse:
         zone = ZoneInfo(str(self.variables.get("business_timezone", "UTC")))
         return datetime.now(zone).date()
 
-    def rebuild(self, oldest_event: date | None) -> None:
-        """dbt build with a window from the oldest touched event to source_dt: every affected date is redone."""
+    def rebuild(self, change: Change, oldest_event: date | None) -> None:
+        """Rebuild what depends on the touched raw tables, with a window from the oldest touched event to
+        source_dt so every affected date of the incremental models is redone. Tests run on the next build."""
         end = self.source_dt()
         days = max((end - oldest_event).days, 0) if oldest_event else 0
         variables = {**self.variables, "backfill_period": max(days, 3)}
-        result = run_dbt(["build"], variables, conn=self.conn, target=self.target, capture=True)
+        tables = [name for name in change.raw if name.startswith("raw_")]
+        select = [f"source:{name.removeprefix('raw_')}+" for name in sorted(tables)] or ["privacy_raw_rows"]
+        args = ["build", "--select", *select, "--exclude", "resource_type:test", "resource_type:unit_test"]
+        result = run_dbt(args, variables, conn=self.conn, target=self.target, capture=True)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise FunnelError(f"the rebuild after the change failed:\n{tail}", "fix the build, then rerun funnel build")
@@ -387,7 +391,7 @@ def forget(
             )
         oldest = min((r[5] for r in rows if r[5] is not None), default=None)
     if change.total_rows:
-        project.rebuild(oldest)
+        project.rebuild(change, oldest)
         change.passes = 1
     with warehouse.connect(project.conn) as db:
         left = _still_personal(db, project.index, [r[:4] for r in rows if rules.get((r[0], r[1]))])
@@ -465,7 +469,7 @@ def purge(
                 f"purge did not reach a fixpoint in {MAX_PURGE_PASSES} passes",
                 "rows keep expiring after each rebuild; check the retention policies",
             )
-        project.rebuild(min((r[5] for r in rows if r[5] is not None), default=None))
+        project.rebuild(change, min((r[5] for r in rows if r[5] is not None), default=None))
         change.passes += 1
     if change.total_rows:
         with warehouse.connect(project.conn) as db:

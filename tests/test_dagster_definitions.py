@@ -206,15 +206,21 @@ def test_jobs_schedules_and_sensors_are_named(repo) -> None:  # type: ignore[no-
         "raw_pipedrive_job",
         "raw_field_crm_job",
         "gx_checks_job",
+        "privacy_purge_job",
+        "reconcile_job",
     } <= jobs
     assert {s.name for s in repo.schedule_defs} == {
         "dbt_daily_schedule",
         "dbt_weekly_replay_schedule",
         "mart_export_schedule",
+        "privacy_purge_schedule",
+        "reconcile_schedule",
     }
     assert {s.name for s in repo.sensor_defs} == {"landing_sensor", "raw_landed_sensor"}
-    for name in ("dbt_daily_job", "dbt_replay_35d_job", "dbt_full_refresh_job"):
+    for name in ("dbt_daily_job", "dbt_replay_35d_job", "dbt_full_refresh_job", "privacy_purge_job", "reconcile_job"):
         assert repo.get_job(name).run_tags["funnel/warehouse"] == "dbt"
+    for name in ("privacy_purge_job", "reconcile_job"):
+        assert {node.definition.pool for node in repo.get_job(name).graph.node_dict.values()} == {"dbt_warehouse"}
     assert repo.get_job("dbt_full_refresh_job").run_tags["funnel/full_refresh"] == "true"
     assert "funnel/full_refresh" not in repo.get_job("dbt_daily_job").run_tags
 
