@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestration import warehouse
-from orchestration.dbt import dbt_vars, parse_int, parse_source_dt, run_dbt
+from orchestration.dbt import dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
 from orchestration.errors import FunnelError
 from orchestration.settings import connection
 from orchestration.sources import SOURCES
@@ -167,11 +167,16 @@ def build(
     select: Annotated[str | None, typer.Option(help="dbt --select")] = None,
     exclude: Annotated[str | None, typer.Option(help="dbt --exclude")] = None,
     target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+    regions: Annotated[
+        str | None, typer.Option(help="Build facts and marts of these regions only, e.g. eu,uk (data residency)")
+    ] = None,
 ) -> None:
     """`dbt build` (seeds, models, tests) with the project's profile and validated vars."""
     variables = dbt_vars(
         source_dt, parse_int(backfill_period, "backfill_period"), parse_int(months, "months"), timezone
     )
+    if regions is not None:
+        variables["regions"] = parse_regions(regions)
     warehouse.start()
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     args += ["--select", select] if select else []

@@ -41,6 +41,15 @@ def parse_int(value: str | int | None, name: str, minimum: int | None = None) ->
     return number
 
 
+def parse_regions(text: str) -> list[str]:
+    """`eu,uk` -> ["eu", "uk"] (var regions); each a region code of seeds/compliance/compliance_regions.csv."""
+    codes = [code.strip().lower() for code in text.split(",") if code.strip()]
+    bad = [code for code in codes if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", code)]
+    if not codes or bad:
+        raise FunnelError(f"regions={text!r} is not a list of region codes", "e.g. --regions eu or --regions eu,uk")
+    return codes
+
+
 def dbt_vars(
     source_dt: str | date | None = None,
     backfill_period: int | None = None,

@@ -246,3 +246,30 @@ def test_audit_is_append_only_and_names_no_identifier(built: Warehouse) -> None:
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert bad.returncode != 0 and "exactly one of" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_region_scoped_build_holds_exactly_the_records_of_its_regions(built: Warehouse) -> None:
+    """var regions (funnel build --regions): the facts and marts of those regions only, equal to that slice of
+    the all-region build; a bad value is refused naming the var."""
+    wh = built
+    scope = ["eu", "unassigned"]  # generated Pipedrive deals have no assignment: all 'unassigned'
+    wh.dbt("build", "--full-refresh", *NO_TESTS, variables={**dbt_vars(SOURCE_DT), "regions": scope}, schema="eu")
+    regional = wh.query(
+        "select table_schema, table_name from information_schema.columns where column_name = 'region'"
+        " and table_schema in ('eu_marts', 'eu_intermediate') and table_name not like 'int_field_service__branch%'"
+    )
+    assert len(regional) >= 10
+    for schema, table in regional:
+        seen = {row[0] for row in wh.query(f'select distinct region from "{schema}"."{table}"')}
+        assert seen <= set(scope), f"{schema}.{table}: {seen}"
+    for fact in ("fct_lead_conversions", "fct_jobs", "fct_booked_opportunities", "fct_activities",
+                 "fct_deal_stage_transitions"):  # fmt: skip
+        scoped = wh.scalar(f"select count(*) from eu_marts.{fact}")
+        assert scoped > 0
+        assert scoped == wh.scalar(f"select count(*) from dev_marts.{fact} where region = any(%s)", (scope,)), fact
+    leads = "select sum(leads_count) from {}_marts.lead_funnel_daily"
+    assert wh.scalar(leads.format("eu")) == wh.scalar(leads.format("dev") + " where region = any(%s)", (scope,))
+    calls = "select sum(calls_made) from {}_marts.sales_performance_monthly"
+    assert 0 < wh.scalar(calls.format("eu")) < wh.scalar(calls.format("dev"))  # uk and us branches are out
+    refused = wh.dbt("compile", "--select", "fct_jobs", variables={"regions": "eu'; drop"}, expect_ok=False)
+    assert "var regions=" in refused and "is invalid" in refused

@@ -70,3 +70,61 @@
         {{ var("compliance_default_retention_days", 365) | int }}
     )
 {%- endmacro %}
+
+{#-
+  Data residency: var `regions` (a region code or a list, e.g. --vars '{regions: [eu, uk]}'; unset = all)
+  builds the facts and marts of those regions only. Staging keeps every row (so raw = staged + rejected still
+  reconciles); the scope is applied where a record's region is known: Pipedrive deals and activities in the
+  intermediate models every funnel table reads, field-service leads, bookings, jobs and lifecycle events in
+  their models, call metrics by the region of their branch.
+-#}
+{% macro region_scope() -%}
+    {%- set raw = var('regions', none) -%}
+    {%- if raw is none or (raw | string | trim) in ('', '[]') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set codes = raw if (raw is iterable and raw is not string) else (raw | string).split(',') -%}
+    {%- set scope = [] -%}
+    {%- for code in codes -%}
+        {%- set code = code | string | trim | lower -%}
+        {%- if not modules.re.fullmatch('[a-z][a-z0-9_]{0,39}', code) -%}
+            {{ _fail_var('regions', raw, "region codes of seeds/compliance/compliance_regions.csv, e.g. eu or [eu, uk]") }}
+        {%- endif -%}
+        {%- do scope.append(code) -%}
+    {%- endfor -%}
+    {{ return(scope) }}
+{%- endmacro %}
+
+{#- Predicate: the region expression is inside the run's region scope (always true without var regions). -#}
+{% macro in_region_scope(region_expr) -%}
+    {%- set scope = region_scope() -%}
+    {%- if scope is none -%}
+        true
+    {%- else -%}
+        {{ region_expr }} in ({% for code in scope %}'{{ code }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  Predicate for a Pipedrive record: its deal's region (int_deal_regions_resolved) when the change log knows the
+  deal, else the assignment of the deal or of the record's owner, as fct_activities resolves it. Semi-joins,
+  not correlated lookups: cheap on large tables. A model using it declares
+  `-- depends_on: {{ ref('int_deal_regions_resolved') }}` (the ref is only rendered with a scope).
+-#}
+{% macro pipedrive_in_region_scope(deal_expr, owner_expr) -%}
+    {%- if region_scope() is none -%}
+        true
+    {%- else -%}
+        {%- set resolved = ref('int_deal_regions_resolved') -%}
+        (
+            {{ deal_expr }} in (
+                select resolved.deal_id from {{ resolved }} as resolved
+                where {{ in_region_scope('resolved.region') }}
+            )
+            or (
+                coalesce({{ deal_expr }} not in (select resolved.deal_id from {{ resolved }} as resolved), true)
+                and {{ in_region_scope(compliance_region('pipedrive', [['deal', deal_expr], ['user', owner_expr]])) }}
+            )
+        )
+    {%- endif -%}
+{%- endmacro %}

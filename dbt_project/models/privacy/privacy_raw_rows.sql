@@ -434,21 +434,21 @@ regioned as (
 final as (
 
     select
-        source_system,
-        table_name,
-        _load_id,
-        _source_line,
-        email_hash,
-        phone_hash,
-        customer_id,
-        has_personal_data,
-        table_family,
-        region,
-        event_date,
-        case table_family
+        regioned.source_system,
+        regioned.table_name,
+        regioned._load_id,
+        regioned._source_line,
+        regioned.email_hash,
+        regioned.phone_hash,
+        regioned.customer_id,
+        regioned.has_personal_data,
+        regioned.table_family,
+        regioned.region,
+        regioned.event_date,
+        case regioned.table_family
             {%- for family in ['pipeline_events', 'activities', 'user_performance'] %}
-            when '{{ family }}'
-                then {{ compliance_retention_date('regioned.region', family, 'regioned.event_date') }}
+                when '{{ family }}'
+                    then {{ compliance_retention_date('regioned.region', family, 'regioned.event_date') }}
             {%- endfor %}
         end as data_retention_date
     from regioned

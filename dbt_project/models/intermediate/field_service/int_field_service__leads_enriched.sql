@@ -180,3 +180,4 @@ select
     created_at,
     created_date
 from final
+where {{ in_region_scope('region') }}

@@ -8,6 +8,7 @@
   first type reaching the step that day). The source is read from the first day of the window's month; rows
   are written for the window's days only. Overdue flags depend on source_dt and live in activity_volume_daily.
 -#}
+-- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -26,7 +27,9 @@ activities as (
         is_done,
         {{ to_business_date('due_at') }} as due_date
     from {{ ref('stg_pipedrive__activities') }}
-    where {{ window_filter(to_business_date('due_at'), 'month') }}
+    where
+        {{ window_filter(to_business_date('due_at'), 'month') }}
+        and {{ pipedrive_in_region_scope('deal_id', 'owner_user_id') }}
 
 ),
 

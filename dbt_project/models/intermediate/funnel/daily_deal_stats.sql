@@ -9,6 +9,7 @@
   read from the first day of the window's month; rows are written for the window's days only. Values depend
   only on the data and the row's own date, never on source_dt.
 -#}
+-- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -29,6 +30,7 @@ stage_changes as (
     where
         changed_field_key = 'stage_id'
         and {{ window_filter(to_business_date('changed_at'), 'month') }}
+        and {{ pipedrive_in_region_scope('deal_id', 'null') }}
 
 ),
 

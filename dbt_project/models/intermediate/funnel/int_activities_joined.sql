@@ -3,6 +3,7 @@
   name reaches (seed funnel_steps, case-insensitive), flagged for reused activity ids and for deals that are
   absent from the change log (most activities of the real export: kept, counted, and listed as a warning).
 -#}
+-- depends_on: {{ ref('int_deal_regions_resolved') }}
 with
 
 activities as (
@@ -16,6 +17,7 @@ activities as (
         is_done,
         due_at
     from {{ ref('stg_pipedrive__activities') }}
+    where {{ pipedrive_in_region_scope('deal_id', 'owner_user_id') }}
 
 ),
 

@@ -7,6 +7,7 @@
   So this model depends on source_dt: a plain table rebuilt every run (read by every mart: computed once per
   run, not once per reader), never incremental.
 -#}
+-- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(materialized='table') }}
 
 with
@@ -24,6 +25,7 @@ deal_changes as (
     where
         changed_field_key in ('stage_id', 'user_id')
         and changed_at < {{ business_day_end(ref_date()) }}
+        and {{ pipedrive_in_region_scope('deal_id', 'null') }}
 
 ),
 
@@ -36,6 +38,7 @@ lost_changes as (
     where
         changed_field_key = 'lost_reason'
         and changed_at < {{ business_day_end(ref_date()) }}
+        and {{ pipedrive_in_region_scope('deal_id', 'null') }}
     group by deal_id
 
 ),

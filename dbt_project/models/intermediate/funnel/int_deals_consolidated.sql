@@ -47,6 +47,15 @@ stage_probabilities as (
 
 ),
 
+deal_regions as (
+
+    select
+        deal_id,
+        region
+    from {{ ref('int_deal_regions_resolved') }}
+
+),
+
 lost_reasons as (
 
     select
@@ -200,10 +209,7 @@ final as (
         with_close.lost_reason_id,
         lost_reasons.lost_reason_label,
         with_close.deal_status,
-        {{ compliance_region('pipedrive', [
-            ['deal', 'with_close.deal_id'],
-            ['user', 'with_close.current_owner_user_id'],
-        ]) }} as region,
+        deal_regions.region,
         {{ compliance_consent('pipedrive', [['deal', 'with_close.deal_id']]) }} as gdpr_consent,
         with_close.add_times_count,
         with_close.stage_changes_count,
@@ -225,6 +231,9 @@ final as (
     from with_close
     left join lost_reasons
         on with_close.lost_reason_id = lost_reasons.lost_reason_id
+    left join deal_regions
+        on with_close.deal_id = deal_regions.deal_id
+    where {{ in_region_scope('deal_regions.region') }}
 
 )
 

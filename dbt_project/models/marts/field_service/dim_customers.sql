@@ -146,3 +146,7 @@ select
     last_job_date,
     first_transaction_date
 from final
+{%- if region_scope() is not none %}
+-- var regions: the customers with a lead, booking or job in scope
+where leads_count + bookings_count + jobs_count + cancelled_jobs_count > 0
+{%- endif %}

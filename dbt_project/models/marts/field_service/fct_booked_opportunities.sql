@@ -103,7 +103,7 @@ resolved as (
 
 ),
 
-final as (
+joined as (
 
     select
         resolved.opportunity_id,
@@ -135,6 +135,33 @@ final as (
     left join branch_regions
         on {{ field_crm_prefer_key(['resolved.branch_key', 'leads.branch_key']) }} = branch_regions.branch_key
 
+),
+
+final as (
+
+    select
+        joined.opportunity_id,
+        joined.quote_number,
+        joined.lead_id,
+        joined.job_id,
+        joined.customer_id,
+        joined.sales_person_key,
+        joined.branch_key,
+        joined.lead_source_key,
+        joined.region,
+        joined.gdpr_consent,
+        joined.estimated_amount,
+        joined.has_job,
+        joined.is_orphan,
+        joined.is_lead_flagged_bad,
+        joined.is_also_lost,
+        joined.booked_at,
+        joined.booked_date,
+        joined.lead_created_date,
+        joined.days_from_lead_to_booking,
+        {{ compliance_retention_date('joined.region', 'pipeline_events', 'joined.booked_date') }} as data_retention_date
+    from joined
+
 )
 
 select
@@ -157,5 +184,6 @@ select
     booked_date,
     lead_created_date,
     days_from_lead_to_booking,
-    {{ compliance_retention_date('final.region', 'pipeline_events', 'final.booked_date') }} as data_retention_date
+    data_retention_date
 from final
+where {{ in_region_scope('region') }}

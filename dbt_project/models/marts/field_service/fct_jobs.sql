@@ -116,7 +116,7 @@ resolved as (
 
 ),
 
-final as (
+joined as (
 
     select
         resolved.job_id,
@@ -159,6 +159,36 @@ final as (
     left join branch_regions
         on resolved.branch_key = branch_regions.branch_key
 
+),
+
+final as (
+
+    select
+        joined.job_id,
+        joined.quote_number,
+        joined.opportunity_id,
+        joined.lead_id,
+        joined.customer_id,
+        joined.sales_person_key,
+        joined.branch_key,
+        joined.lead_source_key,
+        joined.region,
+        joined.gdpr_consent,
+        joined.job_status,
+        joined.origin_city,
+        joined.destination_city,
+        joined.revenue_amount,
+        joined.recognised_revenue,
+        joined.is_revenue_job,
+        joined.is_transaction,
+        joined.is_cancelled,
+        joined.is_orphan,
+        joined.job_date,
+        joined.booked_date,
+        joined.days_from_booking_to_job,
+        {{ compliance_retention_date('joined.region', 'pipeline_events', 'joined.job_date') }} as data_retention_date
+    from joined
+
 )
 
 select
@@ -184,5 +214,6 @@ select
     job_date,
     booked_date,
     days_from_booking_to_job,
-    {{ compliance_retention_date('final.region', 'pipeline_events', 'final.job_date') }} as data_retention_date
+    data_retention_date
 from final
+where {{ in_region_scope('region') }}

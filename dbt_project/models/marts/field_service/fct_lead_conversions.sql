@@ -444,3 +444,4 @@ select
     lead_created_date,
     data_retention_date
 from final
+where {{ in_region_scope('region') }}

@@ -12,6 +12,7 @@
   event date and the event's attribution), close rate = bookings / quotes, and the call metrics of
   user_performance (names resolved like everywhere else). A run replaces every month the window touches.
 -#}
+-- depends_on: {{ ref('int_field_service__branch_regions') }}
 with
 
 events as (
@@ -37,7 +38,18 @@ calls as (
         talk_minutes,
         performance_date
     from {{ ref('stg_field_crm__user_performance') }}
-    where {{ window_filter('performance_date', 'month') }}
+    where
+        {{ window_filter('performance_date', 'month') }}
+    {%- if region_scope() is not none %}
+        -- var regions: the calls of branches in scope
+        and branch in (
+            select branch_variants.raw_value
+            from {{ ref('int_field_service__name_variants') }} as branch_variants
+            inner join {{ ref('int_field_service__branch_regions') }} as branch_regions
+                on branch_variants.canonical_key = branch_regions.branch_key
+            where branch_variants.dimension = 'branch' and {{ in_region_scope('branch_regions.region') }}
+        )
+    {%- endif %}
 
 ),
 

@@ -49,12 +49,12 @@ source as (
         sales_person,
         branch,
         lead_source,
-        case when not is_suppressed then customer_email end as customer_email,
-        case when not is_suppressed then _extra end as _extra,
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        case when not is_suppressed then customer_email end as customer_email,
+        case when not is_suppressed then _extra end as _extra
     from screened
 
 ),

@@ -53,14 +53,14 @@ source as (
         revenue,
         sales_person,
         branch,
-        case when not is_suppressed then customer_email end as customer_email,
         origin_city,
         destination_city,
-        case when not is_suppressed then _extra end as _extra,
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        case when not is_suppressed then customer_email end as customer_email,
+        case when not is_suppressed then _extra end as _extra
     from screened
 
 ),

@@ -61,18 +61,18 @@ source as (
         lead_source,
         branch,
         sales_person,
-        case when not is_suppressed then customer_name end as customer_name,
-        case when not is_suppressed then customer_email end as customer_email,
-        case when not is_suppressed then customer_phone end as customer_phone,
         origin_city,
         destination_city,
         region,
         gdpr_consent,
-        case when not is_suppressed then _extra end as _extra,
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        case when not is_suppressed then customer_name end as customer_name,
+        case when not is_suppressed then customer_email end as customer_email,
+        case when not is_suppressed then customer_phone end as customer_phone,
+        case when not is_suppressed then _extra end as _extra
     from screened
 
 ),

@@ -22,13 +22,13 @@ source as (
 
     select
         id,
-        case when not is_suppressed then name end as name,
-        case when not is_suppressed then email end as email,
         modified,
         _source_file,
         _source_line,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        case when not is_suppressed then name end as name,  -- noqa: RF04
+        case when not is_suppressed then email end as email
     from screened
 
 ),

@@ -1,0 +1,54 @@
+{#-
+  Region of every deal of the change log as of the end of source_dt: the deal's own assignment in
+  seeds/compliance, else its current owner's (the latest user_id change, ties broken by the change id). The one
+  place a deal's region is decided: int_deals_consolidated carries it, and var `regions` scopes every Pipedrive
+  model by it (macro pipedrive_in_region_scope).
+-#}
+{{ config(materialized='table') }}
+
+with
+
+deal_changes as (
+
+    select
+        deal_id,
+        changed_field_key,
+        user_id,
+        changed_at,
+        deal_change_id
+    from {{ ref('stg_pipedrive__deal_changes') }}
+    where changed_at < {{ business_day_end(ref_date()) }}
+
+),
+
+current_owners as (
+
+    select
+        deal_id,
+        (
+            array_agg(user_id order by changed_at desc, deal_change_id desc)
+            filter (where changed_field_key = 'user_id')
+        )[1] as current_owner_user_id
+    from deal_changes
+    group by deal_id
+
+),
+
+final as (
+
+    select
+        deal_id,
+        current_owner_user_id,
+        {{ compliance_region('pipedrive', [
+            ['deal', 'deal_id'],
+            ['user', 'current_owner_user_id'],
+        ]) }} as region
+    from current_owners
+
+)
+
+select
+    deal_id,
+    current_owner_user_id,
+    region
+from final
