@@ -231,7 +231,8 @@ def _apply(
     rules: dict[tuple[str, str], Policy],
     change: Change,
 ) -> None:
-    """Delete or anonymise the given raw rows (source_system, table, _load_id, _source_line, has_personal_data)."""
+    """Delete or anonymise the given raw rows (source_system, table, _load_id, _source_line, has_personal_data);
+    a dry run only counts them."""
     by_table: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for source_system, table, load_id, line, has_personal in rows:
         rule = rules.get((source_system, table))
@@ -240,6 +241,9 @@ def _apply(
         by_table.setdefault((source_system, table), []).append((load_id, line))
     for (source_system, table), keys in sorted(by_table.items()):
         rule = rules[(source_system, table)]
+        if change.dry_run:
+            change.add(f"raw_{source_system}.{table}", rule.action, len(keys))
+            continue
         load_ids, lines = [k[0] for k in keys], [k[1] for k in keys]
         match = sql.SQL("(_load_id, _source_line) in (select * from unnest(%s::bigint[], %s::bigint[]))")
         if rule.action == "delete":
@@ -370,14 +374,10 @@ def forget(
             say(f"forget ({scope}): no raw row carries this identifier; recording it so future loads stay clean")
         change.derived = project.derived_counts(db, "customer_id", "= any(%s)", customers) if customers else {}
         plain = _plain_identifiers(db, rows, value.strip())
+        _apply(db, [r[:5] for r in rows], rules, change)
         if dry_run:
-            for r in rows:
-                rule = rules.get((r[0], r[1]))
-                if rule and (rule.action == "delete" or r[4]):
-                    change.add(f"raw_{r[0]}.{r[1]}", rule.action, 1)
             change.rejected_lines = _rejected_lines(db, plain, delete=False)
             return change
-        _apply(db, [r[:5] for r in rows], rules, change)
         change.rejected_lines = _rejected_lines(db, plain, delete=True)
         change.audit_id = _audit(db, change)
         suppress = [("email", h) for h in emails] + [("phone", h) for h in phones]
@@ -451,15 +451,11 @@ def purge(
     while True:
         with warehouse.connect(project.conn) as db:
             rows = _expired_rows(db, project.index, as_of)
-            if dry_run:
-                for r in rows:
-                    rule = rules.get((r[0], r[1]))
-                    if rule and (rule.action == "delete" or r[4]):
-                        change.add(f"raw_{r[0]}.{r[1]}", rule.action, 1)
-                change.rejected_lines = _expired_rejects(db, as_of, delete=False)
-                return change
             before = change.total_rows
             _apply(db, [r[:5] for r in rows], rules, change)
+            if dry_run:
+                change.rejected_lines = _expired_rejects(db, as_of, delete=False)
+                return change
             if change.passes == 0:
                 change.rejected_lines = _expired_rejects(db, as_of, delete=True)
         if change.total_rows == before:

@@ -9,7 +9,9 @@
     'pipeline_events'; fct_activities: 'activities'), so purging raw rows past it leaves no fact row past its
     own. Rows that are not staged (duplicates, rejects) have no fact: region var compliance_default_region,
     and the load date when the event date cannot be parsed. Reference data (stages, fields, activity types)
-    is not listed; Pipedrive users are listed for forget only (no retention date: never purged).
+    is not listed; Pipedrive users are listed for forget only (no retention date: never purged). With var
+    `regions`, only rows whose fact is in those regions are listed: a region-scoped deployment never ages
+    another region's rows by the default region.
 -#}
 with
 
@@ -428,6 +430,10 @@ regioned as (
         coalesce(region, '{{ var("compliance_default_region", "unassigned") }}') as region,
         event_date
     from rows_listed
+    {%- if region_scope() is not none %}
+    -- var regions: only the rows whose fact is in scope (the unscoped deployment ages the rest)
+    where table_name = 'users' or (region is not null and {{ in_region_scope('region') }})
+    {%- endif %}
 
 ),
 
