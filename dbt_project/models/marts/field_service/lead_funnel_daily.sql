@@ -11,7 +11,8 @@
   Lead funnel per business day, lead source, branch, sales person and region: how many lifecycle events of
   each type happened that day (fct_lead_conversions), and period conversion rates (events of the period over
   leads created in the period, not cohorts). A run replaces the window [source_dt - backfill_period, source_dt]
-  (macros/incremental_window.sql); a row depends only on the events of its own day.
+  (macros/incremental_window.sql); a row depends only on the events of its own day. data_retention_date: the
+  latest of its events' (a purge that removes them all removes the row).
 -#}
 with
 
@@ -24,7 +25,8 @@ events as (
         branch_key,
         sales_person_key,
         region,
-        conversion_value
+        conversion_value,
+        data_retention_date
     from {{ ref('fct_lead_conversions') }}
     where {{ window_filter('event_date', 'day') }}
 
@@ -45,7 +47,8 @@ counted as (
         count(*) filter (where event_type = 'lost') as lost_count,
         count(*) filter (where event_type = 'bad') as bad_count,
         coalesce(sum(conversion_value) filter (where event_type = 'booked'), 0) as booked_value,
-        coalesce(sum(conversion_value) filter (where event_type = 'converted'), 0) as revenue
+        coalesce(sum(conversion_value) filter (where event_type = 'converted'), 0) as revenue,
+        max(data_retention_date) as data_retention_date
     from events
     group by event_date, lead_source_key, branch_key, sales_person_key, region
 
@@ -69,7 +72,8 @@ final as (
         revenue::numeric(16, 2) as revenue,
         round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
         round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
-        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate,
+        data_retention_date
     from counted
 
 )
@@ -90,5 +94,6 @@ select
     revenue,
     lead_to_booked_rate,
     booked_to_job_rate,
-    lead_to_job_rate
+    lead_to_job_rate,
+    data_retention_date
 from final

@@ -28,7 +28,8 @@ daily as (
         lost_count,
         bad_count,
         booked_value,
-        revenue
+        revenue,
+        data_retention_date
     from {{ ref('lead_funnel_daily') }}
     where {{ window_filter('funnel_date', 'month') }}
 
@@ -49,7 +50,8 @@ summed as (
         sum(lost_count) as lost_count,
         sum(bad_count) as bad_count,
         sum(booked_value) as booked_value,
-        sum(revenue) as revenue
+        sum(revenue) as revenue,
+        max(data_retention_date) as data_retention_date
     from daily
     group by date_trunc('month', funnel_date)::date, lead_source_key, branch_key, sales_person_key, region
 
@@ -73,7 +75,8 @@ final as (
         revenue::numeric(16, 2) as revenue,
         round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
         round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
-        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate,
+        data_retention_date
     from summed
 
 )
@@ -94,5 +97,6 @@ select
     revenue,
     lead_to_booked_rate,
     booked_to_job_rate,
-    lead_to_job_rate
+    lead_to_job_rate,
+    data_retention_date
 from final

@@ -1,6 +1,7 @@
 {#-
   Activity volume per business day (of due_to), region, activity type and owner: total, completed and overdue
   (not done and due before source_dt) activities. Owners are user ids only: no personal data in marts.
+  data_retention_date: the latest of its activities' (a purge that removes them all removes the row).
 -#}
 with
 
@@ -14,7 +15,8 @@ activities as (
         region,
         is_completed,
         is_overdue,
-        due_date
+        due_date,
+        data_retention_date
     from {{ ref('fct_activities') }}
 
 ),
@@ -31,7 +33,9 @@ final as (
         count(*) as activities_count,
         count(*) filter (where is_completed) as completed_count,
         count(*) filter (where is_overdue) as overdue_count,
-        count(*) filter (where not is_completed and not is_overdue) as pending_count
+        count(*) filter (where not is_completed and not is_overdue) as pending_count,
+        -- kept as long as its longest-kept activity: a purge that removes them all removes the row
+        max(data_retention_date) as data_retention_date
     from activities
     group by
         due_date,
@@ -51,5 +55,6 @@ select
     activities_count,
     completed_count,
     overdue_count,
-    pending_count
+    pending_count,
+    data_retention_date
 from final
