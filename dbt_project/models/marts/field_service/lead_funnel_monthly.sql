@@ -65,6 +65,7 @@ final as (
         branch_key,
         sales_person_key,
         region,
+        data_retention_date,
         leads_count::integer as leads_count,
         quoted_count::integer as quoted_count,
         booked_count::integer as booked_count,
@@ -75,8 +76,7 @@ final as (
         revenue::numeric(16, 2) as revenue,
         round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
         round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
-        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate,
-        data_retention_date
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
     from summed
 
 )
