@@ -114,6 +114,7 @@ def test_generated_data_of_both_sources_reconciles(generated_wh) -> None:  # typ
     assert leftover_scratch(wh) == 0
 
 
+@pytest.mark.slow  # ~2 min: a second full reconcile of the same data, through the CLI
 def test_funnel_reconcile_command_exit_codes(generated_wh) -> None:  # type: ignore[no-untyped-def]
     """`funnel reconcile` exits 0 when reconciled and 2 after a mart row is tampered with."""
     wh = generated_wh
