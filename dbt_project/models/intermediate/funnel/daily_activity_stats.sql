@@ -26,7 +26,7 @@ activities as (
         is_done,
         {{ to_business_date('due_at') }} as due_date
     from {{ ref('stg_pipedrive__activities') }}
-    where {{ window_filter(to_business_date('due_at'), 'month') }}
+    where {{ window_filter_at('due_at', 'month') }}
 
 ),
 
