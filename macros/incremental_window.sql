@@ -117,6 +117,27 @@
 {%- endmacro %}
 
 {#-
+  window_filter for a timestamptz `column` whose business date (or month) must fall inside the run's window,
+  written so that an index on the bare column serves it: casting the column to a date per row (as
+  window_filter(to_business_date(col)) does) hides it from the index and scans all history every run.
+  The range compares the column with midnight of the window bounds in business_timezone, widened by a day
+  either side, and the exact date test is kept beside it: the result stays exact in every zone (also where
+  a DST change makes midnight ambiguous), and the index reads at most a day more on each side.
+-#}
+{% macro window_filter_at(column, grain='day') -%}
+    {%- set start, end = window_bounds(grain) -%}
+    {%- set tz = business_timezone() -%}
+    {%- set after = end + modules.datetime.timedelta(days=1) -%}
+    {%- if start is not none -%}
+        {{ column }} >= cast('{{ (start - modules.datetime.timedelta(days=1)).isoformat() }}' as timestamp)
+        at time zone '{{ tz }}' and
+    {% endif -%}
+    {{ column }} < cast('{{ (after + modules.datetime.timedelta(days=1)).isoformat() }}' as timestamp)
+    at time zone '{{ tz }}'
+    and {{ window_filter(to_business_date(column), grain) }}
+{%- endmacro %}
+
+{#-
   Pre-hook for incremental models: delete the whole window first, so a date whose rows all vanished
   upstream does not keep stale rows (delete+insert alone deletes only keys present in the new batch).
   Runs in the model's transaction: readers see the old window or the new one, never a gap.

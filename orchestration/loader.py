@@ -55,6 +55,27 @@ create table if not exists raw.load_rejects (
 );
 create index if not exists load_rejects_load_id on raw.load_rejects (load_id);
 """
+# The lineage columns are filled by column defaults that read the load's settings (set_config in the load's
+# transaction). Declared immutable so that the planner folds each call into a constant once per statement
+# (COPY plans its defaults when it starts): read per row, current_setting() cost as much as the COPY itself.
+# The value is fixed for the whole COPY, which is what a load wants; do not call it from views or functions.
+LOAD_SETTING_DDL = """
+create or replace function raw.load_setting(name text) returns text
+language sql immutable parallel safe
+as $$ select current_setting(name) $$
+"""
+# Sequence values a session takes at once: one catalog update per block of lines instead of one per line.
+LINE_SEQ_CACHE = 10_000
+
+
+def lineage_defaults(seq: str) -> dict[str, str]:
+    """Default expression of each lineage column; `seq` is the table's line sequence (schema-qualified)."""
+    return {
+        "_source_file": "raw.load_setting('funnel.source_file')",
+        "_source_line": f"nextval('{seq}'::regclass) - (raw.load_setting('funnel.line_offset'))::bigint",
+        "_file_sha256": "raw.load_setting('funnel.file_sha256')",
+        "_load_id": "(raw.load_setting('funnel.load_id'))::bigint",
+    }
 
 
 @dataclass
@@ -94,27 +115,65 @@ def files_for(directory: Path, table: Table) -> list[Path]:
 def ensure_raw_tables(db: psycopg.Connection, source: str) -> None:
     db.execute(LEDGER_DDL)
     ensure_privacy_tables(db)  # staging reads the suppression list: it exists wherever raw data does
+    if db.execute("select to_regprocedure('raw.load_setting(text)') is null").fetchone()[0]:  # type: ignore[index]
+        db.execute(LOAD_SETTING_DDL)
     schema = raw_schema(source)
     db.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     for table in source_tables(source):
+        seq_name = f"{schema}.{table.name}__line_seq"
         db.execute(
-            sql.SQL("create sequence if not exists {}").format(sql.Identifier(schema, f"{table.name}__line_seq"))
+            sql.SQL("create sequence if not exists {} cache {}").format(
+                sql.Identifier(schema, f"{table.name}__line_seq"), sql.Literal(LINE_SEQ_CACHE)
+            )
         )
+        defaults = lineage_defaults(seq_name)
         cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in table.columns]
         db.execute(
             sql.SQL(
                 """create table if not exists {tbl} ({cols},
-                    _source_file text not null default current_setting('funnel.source_file'),
-                    _source_line bigint not null
-                        default nextval({seq}) - current_setting('funnel.line_offset')::bigint,
-                    _file_sha256 text not null default current_setting('funnel.file_sha256'),
-                    _load_id bigint not null default current_setting('funnel.load_id')::bigint,
+                    _source_file text not null default {source_file},
+                    _source_line bigint not null default {source_line},
+                    _file_sha256 text not null default {file_sha256},
+                    _load_id bigint not null default {load_id},
                     _loaded_at timestamptz not null default now(),
                     _extra jsonb)"""
             ).format(
                 tbl=sql.Identifier(schema, table.name),
                 cols=sql.SQL(", ").join(cols),
-                seq=sql.Literal(f"{schema}.{table.name}__line_seq"),
+                source_file=sql.SQL(defaults["_source_file"]),
+                source_line=sql.SQL(defaults["_source_line"]),
+                file_sha256=sql.SQL(defaults["_file_sha256"]),
+                load_id=sql.SQL(defaults["_load_id"]),
+            )
+        )
+        _upgrade_lineage_defaults(db, schema, table.name, seq_name, defaults)
+
+
+def _upgrade_lineage_defaults(
+    db: psycopg.Connection, schema: str, table: str, seq: str, defaults: dict[str, str]
+) -> None:
+    """Tables and sequences created by an earlier version (defaults read per row, no sequence cache) get the
+    current ones; nothing is altered (no lock taken) when they are current already."""
+    current = dict(
+        db.execute(
+            "select a.attname, pg_get_expr(d.adbin, d.adrelid) from pg_attrdef as d"
+            " join pg_attribute as a on a.attrelid = d.adrelid and a.attnum = d.adnum"
+            " where d.adrelid = %s::regclass and a.attname = any(%s)",
+            (f'"{schema}"."{table}"', list(defaults)),
+        ).fetchall()
+    )
+    for column, expression in defaults.items():
+        if "load_setting" not in str(current.get(column, "")):
+            db.execute(
+                sql.SQL("alter table {} alter column {} set default {}").format(
+                    sql.Identifier(schema, table), sql.Identifier(column), sql.SQL(expression)
+                )
+            )
+    cache = db.execute("select seqcache from pg_sequence where seqrelid = %s::regclass", (seq,)).fetchone()
+    if cache and cache[0] < LINE_SEQ_CACHE:
+        db.execute(
+            sql.SQL("alter sequence {} cache {}").format(
+                sql.Identifier(schema, f"{table}__line_seq"), sql.Literal(LINE_SEQ_CACHE)
             )
         )
 
@@ -251,9 +310,9 @@ def _fast_copy(db: psycopg.Connection, schema: str, table: Table, fh: io.Buffere
     lines, last, crlf = 0, b"\n", False
     try:
         with db.transaction():
-            first = db.execute("select nextval(%s)", (seq,)).fetchone()[0]  # type: ignore[index]
-            db.execute("select set_config('funnel.line_offset', %s, true)", (str(first - 1),))
-            db.execute("select setval(%s, %s)", (seq, first))
+            # One round trip: take the next value, make it the sequence's current one (setval also drops this
+            # session's cached values, so the COPY's lines continue from it) and set the offset to it - 1.
+            db.execute("select set_config('funnel.line_offset', (setval(%s, nextval(%s)) - 1)::text, true)", (seq, seq))
             with db.cursor() as cur:
                 with cur.copy(copy_sql) as copy:
                     while chunk := fh.read(1 << 20):
@@ -366,8 +425,11 @@ def _load_file(db: psycopg.Connection, source: str, table: Table, path: Path, re
             " data_lines, rows_loaded, rows_rejected) values (%s, %s, %s, %s, %s, %s, 0, 0, 0) returning load_id",
             (source, table.name, path.name, str(path.resolve()), digest, path.stat().st_size),
         ).fetchone()[0]  # type: ignore[index]
-        for name, value in (("source_file", path.name), ("file_sha256", digest), ("load_id", str(load_id))):
-            db.execute("select set_config(%s, %s, true)", (f"funnel.{name}", value))
+        db.execute(
+            "select set_config('funnel.source_file', %s, true), set_config('funnel.file_sha256', %s, true),"
+            " set_config('funnel.load_id', %s, true)",
+            (path.name, digest, str(load_id)),
+        )
         if previous:
             db.execute(
                 sql.SQL("delete from {} where _source_file = %s").format(sql.Identifier(schema, table.name)),
@@ -378,11 +440,13 @@ def _load_file(db: psycopg.Connection, source: str, table: Table, path: Path, re
             result.notes.append(f"superseded load {previous[0]}")
         _copy_file(db, schema, table, path, result)
         result.rows_rejected = sum(r.is_record for r in result.rejects)
-        with db.cursor().copy(
-            "copy raw.load_rejects (load_id, source, table_name, file_name, line_number, reason, raw_line) from stdin"
-        ) as copy:
-            for r in result.rejects:
-                copy.write_row((load_id, source, table.name, path.name, r.line_number, r.reason, r.raw_line))
+        if result.rejects:
+            with db.cursor().copy(
+                "copy raw.load_rejects (load_id, source, table_name, file_name, line_number, reason, raw_line)"
+                " from stdin"
+            ) as copy:
+                for r in result.rejects:
+                    copy.write_row((load_id, source, table.name, path.name, r.line_number, r.reason, r.raw_line))
         db.execute(
             "update raw.load_ledger set data_lines = %s, rows_loaded = %s, rows_rejected = %s, notes = %s"
             " where load_id = %s",

@@ -82,9 +82,10 @@ def blocked_backends(conn: Connection) -> list[tuple[int, str]]:
 
 
 def lock_raw(conn: Connection) -> psycopg.Connection:
-    """A session holding ACCESS EXCLUSIVE on raw deal changes until it is rolled back / closed."""
+    """A session holding ACCESS EXCLUSIVE on the deal changes the incremental chain reads (the indexed staging
+    table built from raw) until it is rolled back / closed."""
     gate = psycopg.connect(conn.url())
-    gate.execute("lock table raw_pipedrive.deal_changes in access exclusive mode")
+    gate.execute("lock table dev_staging.stg_pipedrive__deal_changes in access exclusive mode")
     return gate
 
 

@@ -1,4 +1,7 @@
-{{ config(group='field_service_pii', access='private', grants={'select': []}) }}
+{{ config(group='field_service_pii', access='private', grants={'select': []}, materialized='table') }}
+{#- A table: as a view, every fact that reads the customer keys re-ran the whole resolution, and its row
+    estimates (1.4M for 25k leads at size S) drove the facts into nested loops. Rebuilt in full each run, so a
+    forgotten contact leaves it with the next build, like the base tables it reads. -#}
 {#-
   RESTRICTED (contains e-mails and phones): who the customer of every lead, booking and job is.
 

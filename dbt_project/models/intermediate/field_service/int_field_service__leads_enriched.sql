@@ -7,6 +7,9 @@
               own sales region (seed field_crm_regions), else its branch's (int_field_service__branch_regions);
     gdpr_consent  compliance_consents (latest), else the lead's own flag, else var compliance_default_consent.
 -#}
+{#- A table: read by several facts; built once per run, with statistics. -#}
+{{ config(materialized='table') }}
+
 with
 
 leads as (

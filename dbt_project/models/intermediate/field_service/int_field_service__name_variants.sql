@@ -6,6 +6,9 @@
     none   nothing matched: canonical_key is null and the spelling is listed in field_service_exceptions.
   Blank spellings are not variants (facts use the member 'unknown' for them).
 -#}
+{#- A table: read by most field-service models; as a view each re-scanned all six base tables. -#}
+{{ config(materialized='table') }}
+
 with
 
 spellings as (

@@ -3,6 +3,9 @@
   jobs / lost leads, and which links are missing (orphans: a booking or loss whose lead is not in leads.csv,
   a job whose booking is not in booked_opportunities.csv, a bad flag whose lead is unknown).
 -#}
+{#- A table: read by several facts; built once per run, with statistics. -#}
+{{ config(materialized='table') }}
+
 with
 
 leads as (

@@ -28,7 +28,7 @@ activities as (
         {{ to_business_date('due_at') }} as due_date
     from {{ ref('stg_pipedrive__activities') }}
     where
-        {{ window_filter(to_business_date('due_at'), 'month') }}
+        {{ window_filter_at('due_at', 'month') }}
         and {{ pipedrive_in_region_scope('deal_id', 'owner_user_id') }}
 
 ),

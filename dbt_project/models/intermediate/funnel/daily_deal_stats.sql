@@ -29,7 +29,7 @@ stage_changes as (
     from {{ ref('stg_pipedrive__deal_changes') }}
     where
         changed_field_key = 'stage_id'
-        and {{ window_filter(to_business_date('changed_at'), 'month') }}
+        and {{ window_filter_at('changed_at', 'month') }}
         and {{ pipedrive_in_region_scope('deal_id', 'null') }}
 
 ),

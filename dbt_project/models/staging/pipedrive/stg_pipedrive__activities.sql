@@ -3,6 +3,13 @@
   time), so every distinct activity is kept and identified by activity_sk; exact duplicates (identical after
   trimming) collapse into one row that keeps the count and the lineage of the first copy.
 -#}
+{#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
+    each), and the index on due_at lets the incremental daily_activity_stats read only its window. -#}
+{{ config(
+    materialized='table',
+    indexes=[{'columns': ['due_at']}],
+) }}
+
 with
 
 base as (

@@ -2,6 +2,13 @@
   The deal change log, typed: one row per distinct change (deal, instant, field, value). Exact duplicates
   (identical after trimming) collapse into one row that keeps the count and the lineage of the first copy.
 -#}
+{#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
+    each), and the index on changed_at lets the incremental daily_deal_stats read only its window. -#}
+{{ config(
+    materialized='table',
+    indexes=[{'columns': ['changed_at']}],
+) }}
+
 with
 
 base as (

@@ -41,7 +41,9 @@ cleaned as (
 
 ),
 
-checked as (
+-- materialized: `final` tests reject_reason in every typed column, and an inlined CTE would repeat the
+-- whole validation (regexes, pg_input_is_valid) once per column and row
+checked as materialized (
 
     select
         cleaned.deal_id,
