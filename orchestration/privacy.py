@@ -68,7 +68,8 @@ create or replace trigger audit_log_no_truncate before truncate on privacy.audit
 
 def ensure_privacy_tables(db: psycopg.Connection) -> None:
     """Create the privacy schema (suppressions, audit log); the loader calls it with the raw tables."""
-    db.execute(PRIVACY_DDL)
+    if db.execute("select to_regclass('privacy.suppressions') is null").fetchone()[0]:  # type: ignore[index]
+        db.execute(PRIVACY_DDL)
 
 
 @dataclass(frozen=True)
