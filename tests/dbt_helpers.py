@@ -32,12 +32,10 @@ PIPEDRIVE_WINDOWS = {
     "monthly_stats": ("date_month", "month"),
     "rep_sales_funnel_monthly": ("month", "month"),
 }
-# What a run of the chain builds: the incremental models, and first the tables they read (the indexed staging
-# tables, rebuilt from raw like any table of a daily run), so rows landed since the last run reach the window.
-PIPEDRIVE_CHAIN = [
-    *PIPEDRIVE_INCREMENTAL,
-    *[f"+{model},config.materialized:table" for model in PIPEDRIVE_INCREMENTAL],
-]
+# What a run of the chain builds: the incremental models, and first the Pipedrive staging layer they read (its
+# indexed tables, rebuilt from raw like any table of a daily run, so rows landed since the last run reach the
+# window; and its views, which dbt's table swap drops with the old table: `drop ... cascade`).
+PIPEDRIVE_CHAIN = [*PIPEDRIVE_INCREMENTAL, "staging.pipedrive"]
 PIPEDRIVE_SEEDS = [
     "funnel_steps",
     "pipedrive_change_keys",
