@@ -96,10 +96,9 @@ class InProcessDbt:
             pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
 
     def build_all(self, source_dt: date, full_refresh: bool = False) -> None:
-        """Seeds and every model staging.field_crm feeds (and their seed parents); not the privacy index, which
-        also reads Pipedrive (this warehouse has field_crm data only)."""
-        self("build", "--select", "@staging.field_crm", "--exclude", "privacy_raw_rows", "--resource-type", "seed",
-             "--resource-type", "model", source_dt=source_dt, full_refresh=full_refresh)  # fmt: skip
+        """Seeds and every model staging.field_crm feeds (and their seed parents)."""
+        self("build", "--select", "@staging.field_crm", "--resource-type", "seed", "--resource-type", "model",
+             source_dt=source_dt, full_refresh=full_refresh)  # fmt: skip
 
     def incremental(self, source_dt: date, full_refresh: bool = False) -> None:
         self("run", "--select", *INCREMENTAL, source_dt=source_dt, full_refresh=full_refresh)
@@ -146,7 +145,13 @@ def export(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def dbt(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-untyped-def]
-    """Loaded and built: seeds, staging, intermediate, marts; incremental models fully refreshed at D0."""
+    """Loaded and built: seeds, staging, intermediate, marts; incremental models fully refreshed at D0.
+    A small Pipedrive export is landed too: the privacy index (privacy_raw_rows) reads both sources."""
+    from orchestration.generators.pipedrive import generate_pipedrive
+
+    pipedrive = tmp_path_factory.mktemp("pipedrive_gen")
+    generate_pipedrive(pipedrive, deals=20, seed=1, end=END, days=60)
+    wh.load(pipedrive, "pipedrive")
     wh.load(export, "field_crm")
     runner = InProcessDbt(wh, tmp_path_factory.mktemp("field_crm_target"))
     runner.build_all(D0, full_refresh=True)
