@@ -9,9 +9,10 @@
     business_timezone IANA zone used to cut timestamps into dates and months (default UTC)
 
   An incremental run replaces exactly the window [source_dt - backfill_period, source_dt]
-  (monthly models: every month that window touches). A full refresh builds everything up to
-  source_dt (from the horizon start when `months` is set). Window bounds are half-open in SQL:
-  date >= start and date < source_dt + 1.
+  (monthly models: every month that window touches, each recomputed whole from what its source holds for
+  it, so a backfill of past days leaves a month consistent with the days already built after them). A full
+  refresh builds everything up to source_dt (from the horizon start when `months` is set). Window bounds are
+  half-open in SQL: date >= start and date < end + 1.
 -#}
 
 {% macro _fail_var(name, value, expected) -%}
@@ -90,7 +91,8 @@
 
 {#-
   Window of this run as python dates: (start, end) inclusive; start is none for an all-history full refresh.
-  grain='month' widens start to the first day of its month.
+  grain='month' widens the window to whole months: start to the first day of its month, end to the last day
+  of source_dt's month.
 -#}
 {% macro window_bounds(grain='day') -%}
     {%- set end = source_dt_date() -%}
@@ -101,8 +103,11 @@
     {%- else -%}
         {%- set start = none -%}
     {%- endif -%}
-    {%- if grain == 'month' and start is not none -%}
-        {%- set start = _month_start(start) -%}
+    {%- if grain == 'month' -%}
+        {%- if start is not none -%}
+            {%- set start = _month_start(start) -%}
+        {%- endif -%}
+        {%- set end = _month_start(end, -1) - modules.datetime.timedelta(days=1) -%}
     {%- endif -%}
     {{ return((start, end)) }}
 {%- endmacro %}

@@ -1,8 +1,9 @@
 {#-
   Stage entries per business month and stage, rolled up from daily_deal_stats (incremental, delete+insert of
-  every month the window touches, recomputed from all daily rows of those months so it equals a full refresh).
-  deals_entered_count / deals_reached_step_count are distinct deals in the month (sums of the daily
-  first-in-month counts).
+  every month the window touches, each recomputed from all the daily rows of that month: the month stays the
+  roll-up of its days, also when a backfill re-processes days before others already built).
+  deals_entered_count and deals_reached_step_count are distinct deals in the month; a deal reaching a step
+  through several stages is credited to the stage of its first day in the month (the lowest stage id that day).
 -#}
 {{ config(
     materialized='incremental',
@@ -19,29 +20,74 @@ daily as (
     select
         date_day,
         stage_id,
+        deal_id,
         funnel_step,
         stage_entries_count,
-        deals_first_entered_in_month_count,
-        deals_first_reached_step_in_month_count
+        {{ crm_month_start('date_day') }} as date_month
     from {{ ref('daily_deal_stats') }}
     where {{ window_filter('date_day', 'month') }}
+
+),
+
+step_reaches as (
+
+    select
+        date_month,
+        stage_id,
+        row_number() over (
+            partition by deal_id, funnel_step, date_month
+            order by date_day, stage_id
+        ) as step_rank_in_month
+    from daily
+    where funnel_step is not null
+
+),
+
+credited as (
+
+    select
+        date_month,
+        stage_id,
+        count(*) as deals_reached_step_count
+    from step_reaches
+    where step_rank_in_month = 1
+    group by
+        date_month,
+        stage_id
+
+),
+
+entries as (
+
+    select
+        date_month,
+        stage_id,
+        max(funnel_step) as funnel_step,
+        sum(stage_entries_count) as stage_entries_count,
+        count(distinct deal_id) as deals_entered_count,
+        count(distinct date_day) as active_days_count
+    from daily
+    group by
+        date_month,
+        stage_id
 
 ),
 
 final as (
 
     select
-        {{ crm_month_start('date_day') }} as date_month,
-        stage_id,
-        max(funnel_step) as funnel_step,
-        cast(sum(stage_entries_count) as bigint) as stage_entries_count,
-        cast(sum(deals_first_entered_in_month_count) as bigint) as deals_entered_count,
-        cast(sum(deals_first_reached_step_in_month_count) as bigint) as deals_reached_step_count,
-        cast(count(*) as integer) as active_days_count
-    from daily
-    group by
-        {{ crm_month_start('date_day') }},
-        stage_id
+        entries.date_month,
+        entries.stage_id,
+        entries.funnel_step,
+        cast(entries.stage_entries_count as bigint) as stage_entries_count,
+        cast(entries.deals_entered_count as bigint) as deals_entered_count,
+        cast(coalesce(credited.deals_reached_step_count, 0) as bigint) as deals_reached_step_count,
+        cast(entries.active_days_count as integer) as active_days_count
+    from entries
+    left join credited
+        on
+            entries.date_month = credited.date_month
+            and entries.stage_id = credited.stage_id
 
 )
 

@@ -9,7 +9,7 @@
 }}
 {#-
   lead_funnel_daily rolled up to business months (funnel_month = first day). A run replaces every month the
-  daily window touches, re-summed from the daily table (the current month up to source_dt).
+  daily window touches, re-summed from all the daily rows of that month.
 -#}
 with
 
