@@ -43,7 +43,10 @@ def prepare_dagster_home(home: Path | None = None, database: str | None = None) 
     # dagster-postgres is written for psycopg2; SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql:// URL,
     # on which dagster's `NOTIFY run_events, :id` fails. Name the driver.
     url = store.url().replace("postgresql://", "postgresql+psycopg2://", 1)
-    return {**os.environ, "DAGSTER_HOME": str(home), "FUNNEL_DAGSTER_PG_URL": url}
+    # `dagster dev` warns on every start that `dg dev` supersedes it; dg needs a dg project layout this
+    # package does not have, and the warning only confuses a user who ran `funnel ui`.
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:Function `dev_command`"]))
+    return {**os.environ, "DAGSTER_HOME": str(home), "FUNNEL_DAGSTER_PG_URL": url, "PYTHONWARNINGS": warnings}
 
 
 def _executable(name: str) -> str:
