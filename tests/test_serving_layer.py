@@ -587,6 +587,15 @@ def test_docs_site_shows_overview_kpis_exposures_and_lineage(built, wh) -> None:
     for words in ("The layers", "Incremental windows", "backfill_period", "bi_reader"):
         assert words in overview
     assert "model.funnel.rep_sales_funnel_monthly" in catalog["nodes"]
+    # every column of every built model and seed is described in its YAML (the docs site has no blank rows)
+    undescribed = [
+        f"{manifest['nodes'][uid]['name']}.{column}"
+        for uid, node in catalog["nodes"].items()
+        if uid in manifest["nodes"]
+        for column in node["columns"]
+        if not manifest["nodes"][uid]["columns"].get(column.lower(), {}).get("description", "").strip()
+    ]
+    assert not undescribed, undescribed
     assert {e.split(".")[-1] for e in manifest["exposures"]} >= {
         "funnel_monthly",
         "pipeline_velocity",
