@@ -58,6 +58,32 @@
     nullif(replace({{ field_crm_fold_name(expr, reorder_comma) }}, ' ', ''), '')
 {%- endmacro %}
 
+{#-
+  Rows (spelling_column, raw_value, name_key) for the distinct spellings of some columns of `relation`: the
+  matching key of each spelling is folded once, not once per row (folding is a chain of regular expressions,
+  and a column of millions of rows holds a few hundred spellings). `columns` maps a column to reorder_comma.
+  A model joins it once per column on (spelling_column, raw_value); a null spelling finds no row (key null).
+-#}
+{% macro field_crm_spelling_keys(relation, columns) -%}
+    {%- for column, reorder_comma in columns.items() %}
+    {% if not loop.first %}union all{% endif %}
+    select
+        '{{ column }}' as spelling_column,
+        spelling as raw_value,
+        {{ field_crm_name_key('spelling', reorder_comma) }} as name_key
+    from (select distinct {{ column }} as spelling from {{ relation }}) as {{ column }}_spellings
+    {%- endfor %}
+{%- endmacro %}
+
+{#-
+  A join clause adding `expression` as `alias.column`, evaluated once per row: the fence (`limit all offset 0`)
+  keeps the planner from inlining the expression into every reference to it (a parsed date and its reject
+  reason), and repeated inputs are cached (Memoize). For the date parsers, whose cost is a subquery per call.
+-#}
+{% macro field_crm_evaluate_once(alias, column, expression) -%}
+    cross join lateral (select {{ expression }} as {{ column }} limit all offset 0) as {{ alias }}
+{%- endmacro %}
+
 {#- A status word folded for the status seed: lower case, '_'/'-'/whitespace runs -> one space, trimmed. -#}
 {% macro field_crm_fold_status(expr) -%}
     nullif(btrim(regexp_replace({{ field_crm_lower(expr) }}, '[[:space:]_-]+', ' ', 'g')), '')

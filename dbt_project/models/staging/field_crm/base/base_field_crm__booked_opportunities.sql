@@ -93,19 +93,67 @@ numbered as (
 
 ),
 
+-- each spelling's matching key, folded once per distinct spelling (not per row)
+spelling_keys as (
+
+    {{ field_crm_spelling_keys(
+        source('field_crm', 'booked_opportunities'),
+        {'sales_person': true, 'branch': false, 'lead_source': false},
+    ) }}
+
+),
+
+keyed as (
+
+    select
+        numbered.opportunity_id,
+        numbered.quote_number,
+        numbered.booked_at,
+        numbered.estimated_amount,
+        numbered.sales_person,
+        numbered.branch,
+        numbered.lead_source,
+        numbered.customer_email,
+        numbered._source_file,
+        numbered._source_line,
+        numbered._load_id,
+        numbered._loaded_at,
+        numbered.copy_number,
+        numbered.first_copy,
+        typed.booked_at_value,
+        sales_person_keys.name_key as sales_person_name_key,
+        branch_keys.name_key as branch_name_key,
+        lead_source_keys.name_key as lead_source_name_key
+    from numbered
+    {{ field_crm_evaluate_once('typed', 'booked_at_value', field_crm_parse_timestamp('numbered.booked_at')) }}
+    left join spelling_keys as sales_person_keys
+        on
+            sales_person_keys.spelling_column = 'sales_person'
+            and numbered.sales_person = sales_person_keys.raw_value
+    left join spelling_keys as branch_keys
+        on
+            branch_keys.spelling_column = 'branch'
+            and numbered.branch = branch_keys.raw_value
+    left join spelling_keys as lead_source_keys
+        on
+            lead_source_keys.spelling_column = 'lead_source'
+            and numbered.lead_source = lead_source_keys.raw_value
+
+),
+
 parsed as (
 
     select
         {{ field_crm_blank_to_null('opportunity_id') }} as opportunity_id,
         {{ field_crm_blank_to_null('quote_number') }} as quote_number,
-        {{ field_crm_parse_timestamp('booked_at') }} as booked_at,
+        booked_at_value as booked_at,
         {{ field_crm_parse_money('estimated_amount') }} as estimated_amount,
         sales_person,
-        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
+        sales_person_name_key,
         branch,
-        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        branch_name_key,
         lead_source,
-        {{ field_crm_name_key('lead_source', reorder_comma=false) }} as lead_source_name_key,
+        lead_source_name_key,
         {{ field_crm_normalise_email('customer_email') }} as customer_email,
         {{ field_crm_raw_values(columns) }} as raw_values,
         nullif(
@@ -113,7 +161,7 @@ parsed as (
                 '; ',
                 {{ field_crm_reason('opportunity_id') }},
                 {{ field_crm_reason('quote_number') }},
-                {{ field_crm_reason('booked_at', field_crm_parse_timestamp('booked_at'), 'date') }},
+                {{ field_crm_reason('booked_at', 'booked_at_value', 'date') }},
                 {{ field_crm_reason(
                     'estimated_amount', field_crm_parse_money('estimated_amount'), 'money amount', false
                 ) }}
@@ -126,7 +174,7 @@ parsed as (
         _source_line,
         _load_id,
         _loaded_at
-    from numbered
+    from keyed
 
 ),
 

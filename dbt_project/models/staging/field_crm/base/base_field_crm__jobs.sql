@@ -103,18 +103,60 @@ numbered as (
 
 ),
 
+-- each spelling's matching key, folded once per distinct spelling (not per row)
+spelling_keys as (
+
+    {{ field_crm_spelling_keys(source('field_crm', 'jobs'), {'sales_person': true, 'branch': false}) }}
+
+),
+
+keyed as (
+
+    select
+        numbered.job_id,
+        numbered.quote_number,
+        numbered.job_date,
+        numbered.status,
+        numbered.revenue,
+        numbered.sales_person,
+        numbered.branch,
+        numbered.customer_email,
+        numbered.origin_city,
+        numbered.destination_city,
+        numbered._source_file,
+        numbered._source_line,
+        numbered._load_id,
+        numbered._loaded_at,
+        numbered.copy_number,
+        numbered.first_copy,
+        typed.job_date_value,
+        sales_person_keys.name_key as sales_person_name_key,
+        branch_keys.name_key as branch_name_key
+    from numbered
+    {{ field_crm_evaluate_once('typed', 'job_date_value', field_crm_parse_date('numbered.job_date')) }}
+    left join spelling_keys as sales_person_keys
+        on
+            sales_person_keys.spelling_column = 'sales_person'
+            and numbered.sales_person = sales_person_keys.raw_value
+    left join spelling_keys as branch_keys
+        on
+            branch_keys.spelling_column = 'branch'
+            and numbered.branch = branch_keys.raw_value
+
+),
+
 parsed as (
 
     select
         {{ field_crm_blank_to_null('job_id') }} as job_id,
         {{ field_crm_blank_to_null('quote_number') }} as quote_number,
-        {{ field_crm_parse_date('job_date') }} as job_date,
+        job_date_value as job_date,
         {{ field_crm_fold_status('status') }} as status_folded,
         {{ field_crm_parse_money('revenue') }} as revenue,
         sales_person,
-        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
+        sales_person_name_key,
         branch,
-        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        branch_name_key,
         {{ field_crm_normalise_email('customer_email') }} as customer_email,
         {{ field_crm_blank_to_null('origin_city') }} as origin_city,
         {{ field_crm_blank_to_null('destination_city') }} as destination_city,
@@ -124,7 +166,7 @@ parsed as (
                 '; ',
                 {{ field_crm_reason('job_id') }},
                 {{ field_crm_reason('quote_number') }},
-                {{ field_crm_reason('job_date', field_crm_parse_date('job_date'), 'date') }},
+                {{ field_crm_reason('job_date', 'job_date_value', 'date') }},
                 {{ field_crm_reason('status') }},
                 {{ field_crm_reason('revenue', field_crm_parse_money('revenue'), 'money amount', false) }}
             ),
@@ -136,7 +178,7 @@ parsed as (
         _source_line,
         _load_id,
         _loaded_at
-    from numbered
+    from keyed
 
 ),
 

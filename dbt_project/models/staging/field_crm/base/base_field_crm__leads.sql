@@ -123,33 +123,92 @@ numbered as (
 
 ),
 
+-- each spelling's matching key, folded once per distinct spelling (not per row)
+spelling_keys as (
+
+    {{ field_crm_spelling_keys(
+        source('field_crm', 'leads'),
+        {'lead_source': false, 'branch': false, 'sales_person': true, 'region': false},
+    ) }}
+
+),
+
+keyed as (
+
+    select
+        numbered.lead_id,
+        numbered.quote_number,
+        numbered.created_at,
+        numbered.status,
+        numbered.lead_source,
+        numbered.branch,
+        numbered.sales_person,
+        numbered.customer_name,
+        numbered.customer_email,
+        numbered.customer_phone,
+        numbered.origin_city,
+        numbered.destination_city,
+        numbered.region,
+        numbered.gdpr_consent,
+        numbered._source_file,
+        numbered._source_line,
+        numbered._load_id,
+        numbered._loaded_at,
+        numbered.copy_number,
+        numbered.first_copy,
+        typed.created_at_value,
+        lead_source_keys.name_key as lead_source_name_key,
+        branch_keys.name_key as branch_name_key,
+        sales_person_keys.name_key as sales_person_name_key,
+        region_keys.name_key as region_name_key
+    from numbered
+    {{ field_crm_evaluate_once('typed', 'created_at_value', field_crm_parse_timestamp('numbered.created_at')) }}
+    left join spelling_keys as lead_source_keys
+        on
+            lead_source_keys.spelling_column = 'lead_source'
+            and numbered.lead_source = lead_source_keys.raw_value
+    left join spelling_keys as branch_keys
+        on
+            branch_keys.spelling_column = 'branch'
+            and numbered.branch = branch_keys.raw_value
+    left join spelling_keys as sales_person_keys
+        on
+            sales_person_keys.spelling_column = 'sales_person'
+            and numbered.sales_person = sales_person_keys.raw_value
+    left join spelling_keys as region_keys
+        on
+            region_keys.spelling_column = 'region'
+            and numbered.region = region_keys.raw_value
+
+),
+
 parsed as (
 
     select
         {{ field_crm_blank_to_null('lead_id') }} as lead_id,
         {{ field_crm_blank_to_null('quote_number') }} as quote_number,
-        {{ field_crm_parse_timestamp('created_at') }} as created_at,
+        created_at_value as created_at,
         {{ field_crm_fold_status('status') }} as status_folded,
         lead_source,
-        {{ field_crm_name_key('lead_source', reorder_comma=false) }} as lead_source_name_key,
+        lead_source_name_key,
         branch,
-        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        branch_name_key,
         sales_person,
-        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
+        sales_person_name_key,
         regexp_replace(btrim(customer_name), '[[:space:]]+', ' ', 'g') as customer_name,
         {{ field_crm_normalise_email('customer_email') }} as customer_email,
         {{ field_crm_clean_phone('customer_phone') }} as customer_phone,
         {{ field_crm_blank_to_null('origin_city') }} as origin_city,
         {{ field_crm_blank_to_null('destination_city') }} as destination_city,
         {{ field_crm_blank_to_null('region') }} as region_code,
-        {{ field_crm_name_key('region', reorder_comma=false) }} as region_name_key,
+        region_name_key,
         {{ field_crm_parse_consent('gdpr_consent') }} as gdpr_consent,
         {{ field_crm_raw_values(columns) }} as raw_values,
         nullif(
             concat_ws(
                 '; ',
                 {{ field_crm_reason('lead_id') }},
-                {{ field_crm_reason('created_at', field_crm_parse_timestamp('created_at'), 'date') }},
+                {{ field_crm_reason('created_at', 'created_at_value', 'date') }},
                 {{ field_crm_reason('gdpr_consent', field_crm_parse_consent('gdpr_consent'), 'consent flag', false) }}
             ),
             ''
@@ -160,7 +219,7 @@ parsed as (
         _source_line,
         _load_id,
         _loaded_at
-    from numbered
+    from keyed
 
 ),
 

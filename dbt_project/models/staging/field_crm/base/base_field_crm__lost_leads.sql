@@ -59,22 +59,59 @@ numbered as (
 
 ),
 
+-- each spelling's matching key, folded once per distinct spelling (not per row)
+spelling_keys as (
+
+    {{ field_crm_spelling_keys(source('field_crm', 'lost_leads'), {'sales_person': true, 'branch': false}) }}
+
+),
+
+keyed as (
+
+    select
+        numbered.quote_number,
+        numbered.lost_reason,
+        numbered.lost_at,
+        numbered.sales_person,
+        numbered.branch,
+        numbered._source_file,
+        numbered._source_line,
+        numbered._load_id,
+        numbered._loaded_at,
+        numbered.copy_number,
+        numbered.first_copy,
+        typed.lost_at_value,
+        sales_person_keys.name_key as sales_person_name_key,
+        branch_keys.name_key as branch_name_key
+    from numbered
+    {{ field_crm_evaluate_once('typed', 'lost_at_value', field_crm_parse_timestamp('numbered.lost_at')) }}
+    left join spelling_keys as sales_person_keys
+        on
+            sales_person_keys.spelling_column = 'sales_person'
+            and numbered.sales_person = sales_person_keys.raw_value
+    left join spelling_keys as branch_keys
+        on
+            branch_keys.spelling_column = 'branch'
+            and numbered.branch = branch_keys.raw_value
+
+),
+
 parsed as (
 
     select
         {{ field_crm_blank_to_null('quote_number') }} as quote_number,
         {{ field_crm_blank_to_null('lost_reason') }} as lost_reason,
-        {{ field_crm_parse_timestamp('lost_at') }} as lost_at,
+        lost_at_value as lost_at,
         sales_person,
-        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
+        sales_person_name_key,
         branch,
-        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        branch_name_key,
         {{ field_crm_raw_values(columns) }} as raw_values,
         nullif(
             concat_ws(
                 '; ',
                 {{ field_crm_reason('quote_number') }},
-                {{ field_crm_reason('lost_at', field_crm_parse_timestamp('lost_at'), 'date') }}
+                {{ field_crm_reason('lost_at', 'lost_at_value', 'date') }}
             ),
             ''
         ) as parse_errors,
@@ -84,7 +121,7 @@ parsed as (
         _source_line,
         _load_id,
         _loaded_at
-    from numbered
+    from keyed
 
 ),
 

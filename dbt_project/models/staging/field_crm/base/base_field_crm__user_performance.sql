@@ -63,23 +63,61 @@ numbered as (
 
 ),
 
+-- each spelling's matching key, folded once per distinct spelling (not per row)
+spelling_keys as (
+
+    {{ field_crm_spelling_keys(source('field_crm', 'user_performance'), {'sales_person': true, 'branch': false}) }}
+
+),
+
+keyed as (
+
+    select
+        numbered.sales_person,
+        numbered.date,
+        numbered.calls_made,
+        numbered.calls_answered,
+        numbered.talk_minutes,
+        numbered.branch,
+        numbered._source_file,
+        numbered._source_line,
+        numbered._load_id,
+        numbered._loaded_at,
+        numbered.copy_number,
+        numbered.first_copy,
+        typed.date_value,
+        sales_person_keys.name_key as sales_person_name_key,
+        branch_keys.name_key as branch_name_key
+    from numbered
+    {{ field_crm_evaluate_once('typed', 'date_value', field_crm_parse_date('numbered.date')) }}
+    left join spelling_keys as sales_person_keys
+        on
+            sales_person_keys.spelling_column = 'sales_person'
+            and numbered.sales_person = sales_person_keys.raw_value
+    left join spelling_keys as branch_keys
+        on
+            branch_keys.spelling_column = 'branch'
+            and numbered.branch = branch_keys.raw_value
+
+),
+
 parsed as (
 
     select
         sales_person,
-        {{ field_crm_name_key('sales_person') }} as sales_person_name_key,
-        {{ field_crm_parse_date('date') }} as performance_date,
+        sales_person_name_key,
+        date_value as performance_date,
         {{ field_crm_parse_int('calls_made') }} as calls_made,
         {{ field_crm_parse_int('calls_answered') }} as calls_answered,
         {{ field_crm_parse_int('talk_minutes') }} as talk_minutes,
         branch,
-        {{ field_crm_name_key('branch', reorder_comma=false) }} as branch_name_key,
+        branch_name_key,
         {{ field_crm_raw_values(columns) }} as raw_values,
         nullif(
             concat_ws(
                 '; ',
                 {{ field_crm_reason('sales_person') }},
-                {{ field_crm_reason('date', field_crm_parse_date('date'), 'date') }},
+                {{ field_crm_reason('date', 'date_value', 'date') }},
                 {{ field_crm_reason('calls_made', field_crm_parse_int('calls_made'), 'whole number', false) }},
                 {{ field_crm_reason('calls_answered', field_crm_parse_int('calls_answered'), 'whole number', false) }},
                 {{ field_crm_reason('talk_minutes', field_crm_parse_int('talk_minutes'), 'whole number', false) }}
@@ -92,7 +130,7 @@ parsed as (
         _source_line,
         _load_id,
         _loaded_at
-    from numbered
+    from keyed
 
 ),
 
