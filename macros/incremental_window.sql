@@ -17,7 +17,7 @@
 
 {% macro _fail_var(name, value, expected) -%}
     {{ exceptions.raise_compiler_error(
-        "var " ~ name ~ "=" ~ (value | string | tojson) ~ " is invalid: expected " ~ expected) }}
+        "var " ~ name ~ '="' ~ (value | string) ~ '" is invalid: expected ' ~ expected) }}
 {%- endmacro %}
 
 {#- Parse a YYYY-MM-DD string strictly; fail naming the var otherwise. -#}
@@ -95,11 +95,13 @@
   of source_dt's month.
 -#}
 {% macro window_bounds(grain='day') -%}
+    {#- every var is validated on every run, also those this run does not use (a first run is a full refresh) -#}
     {%- set end = source_dt_date() -%}
+    {%- set backfill, horizon = backfill_period(), months_horizon() -%}
     {%- if is_incremental() -%}
-        {%- set start = end - modules.datetime.timedelta(days=backfill_period()) -%}
-    {%- elif months_horizon() is not none -%}
-        {%- set start = _month_start(end, months_horizon() - 1) -%}
+        {%- set start = end - modules.datetime.timedelta(days=backfill) -%}
+    {%- elif horizon is not none -%}
+        {%- set start = _month_start(end, horizon - 1) -%}
     {%- else -%}
         {%- set start = none -%}
     {%- endif -%}

@@ -91,5 +91,6 @@ def test_sql_in_plain_dbt_vars_never_reaches_the_database(wh, variables: dict[st
     wh.query("create table if not exists public.x (id int)")
     output = wh.dbt("run", "--select", "daily_deal_stats", variables=variables, expect_ok=False)
     assert named in output, output[-2000:]
-    assert "drop table x" in output  # the message quotes the value it refused
+    (refused,) = variables.values()
+    assert str(refused) in output  # the message quotes the value it refused
     assert wh.scalar("select to_regclass('public.x') is not null")

@@ -67,6 +67,10 @@ def generated_wh(server, tmp_path_factory):  # type: ignore[no-untyped-def]
     for wh in make_warehouse(server, "reliability_reconcile_generated"):
         wh.load(out / "pd", "pipedrive")
         wh.load(out / "fc", "field_crm")
+        # a full refresh, then two incremental runs with other windows: what reconcile must find consistent
+        build(wh, "+staging +config.materialized:incremental", date(2025, 3, 20), full_refresh=True)
+        build(wh, "config.materialized:incremental", date(2025, 3, 23), backfill=2)
+        build(wh, "config.materialized:incremental", date(2025, 3, 26), backfill=4)
         yield wh
 
 
@@ -102,9 +106,6 @@ def test_shared_export_reconciles_and_tampering_is_caught(shared_wh, shared_expo
 
 def test_generated_data_of_both_sources_reconciles(generated_wh) -> None:  # type: ignore[no-untyped-def]
     wh = generated_wh
-    build(wh, "+staging +config.materialized:incremental", date(2025, 3, 20), full_refresh=True)
-    build(wh, "config.materialized:incremental", date(2025, 3, 23), backfill=2)
-    build(wh, "config.materialized:incremental", date(2025, 3, 26), backfill=4)
     report = reconcile(source_dt="2025-03-26", conn=wh.conn)
     assert_reconciled(report, {"pipedrive", "field_crm"}, PIPEDRIVE_INCREMENTAL | FIELD_CRM_INCREMENTAL)
     field_crm = {t.source_table: t for t in report.tables if t.source == "field_crm"}
