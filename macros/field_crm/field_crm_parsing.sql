@@ -75,6 +75,14 @@
     {%- endfor %}
 {%- endmacro %}
 
+{#- The joins to field_crm_spelling_keys (CTE `spelling_keys`) for these columns of `relation`: alias <column>_keys. -#}
+{% macro field_crm_spelling_key_joins(relation, columns) -%}
+    {%- for column in columns %}
+    left join spelling_keys as {{ column }}_keys
+        on {{ column }}_keys.spelling_column = '{{ column }}' and {{ relation }}.{{ column }} = {{ column }}_keys.raw_value
+    {%- endfor %}
+{%- endmacro %}
+
 {#-
   A join clause adding `expression` as `alias.column`, evaluated once per row: the fence (`limit all offset 0`)
   keeps the planner from inlining the expression into every reference to it (a parsed date and its reject

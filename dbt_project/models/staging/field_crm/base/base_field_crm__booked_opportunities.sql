@@ -14,6 +14,8 @@
     'lead_source',
     'customer_email'
 ] -%}
+{#- columns holding names to fold into matching keys -> reorder "Last, First" (people) -#}
+{%- set spellings = {'sales_person': true, 'branch': false, 'lead_source': false} -%}
 
 with
 
@@ -96,10 +98,7 @@ numbered as (
 -- each spelling's matching key, folded once per distinct spelling (not per row)
 spelling_keys as (
 
-    {{ field_crm_spelling_keys(
-        source('field_crm', 'booked_opportunities'),
-        {'sales_person': true, 'branch': false, 'lead_source': false},
-    ) }}
+    {{ field_crm_spelling_keys(source('field_crm', 'booked_opportunities'), spellings) }}
 
 ),
 
@@ -126,18 +125,7 @@ keyed as (
         lead_source_keys.name_key as lead_source_name_key
     from numbered
     {{ field_crm_evaluate_once('typed', 'booked_at_value', field_crm_parse_timestamp('numbered.booked_at')) }}
-    left join spelling_keys as sales_person_keys
-        on
-            sales_person_keys.spelling_column = 'sales_person'
-            and numbered.sales_person = sales_person_keys.raw_value
-    left join spelling_keys as branch_keys
-        on
-            branch_keys.spelling_column = 'branch'
-            and numbered.branch = branch_keys.raw_value
-    left join spelling_keys as lead_source_keys
-        on
-            lead_source_keys.spelling_column = 'lead_source'
-            and numbered.lead_source = lead_source_keys.raw_value
+    {{ field_crm_spelling_key_joins('numbered', spellings) }}
 
 ),
 

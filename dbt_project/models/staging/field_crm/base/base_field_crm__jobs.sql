@@ -16,6 +16,8 @@
     'origin_city',
     'destination_city'
 ] -%}
+{#- columns holding names to fold into matching keys -> reorder "Last, First" (people) -#}
+{%- set spellings = {'sales_person': true, 'branch': false} -%}
 
 with
 
@@ -106,7 +108,7 @@ numbered as (
 -- each spelling's matching key, folded once per distinct spelling (not per row)
 spelling_keys as (
 
-    {{ field_crm_spelling_keys(source('field_crm', 'jobs'), {'sales_person': true, 'branch': false}) }}
+    {{ field_crm_spelling_keys(source('field_crm', 'jobs'), spellings) }}
 
 ),
 
@@ -134,14 +136,7 @@ keyed as (
         branch_keys.name_key as branch_name_key
     from numbered
     {{ field_crm_evaluate_once('typed', 'job_date_value', field_crm_parse_date('numbered.job_date')) }}
-    left join spelling_keys as sales_person_keys
-        on
-            sales_person_keys.spelling_column = 'sales_person'
-            and numbered.sales_person = sales_person_keys.raw_value
-    left join spelling_keys as branch_keys
-        on
-            branch_keys.spelling_column = 'branch'
-            and numbered.branch = branch_keys.raw_value
+    {{ field_crm_spelling_key_joins('numbered', spellings) }}
 
 ),
 

@@ -20,6 +20,8 @@
     'region',
     'gdpr_consent'
 ] -%}
+{#- columns holding names to fold into matching keys -> reorder "Last, First" (people) -#}
+{%- set spellings = {'lead_source': false, 'branch': false, 'sales_person': true, 'region': false} -%}
 
 with
 
@@ -126,10 +128,7 @@ numbered as (
 -- each spelling's matching key, folded once per distinct spelling (not per row)
 spelling_keys as (
 
-    {{ field_crm_spelling_keys(
-        source('field_crm', 'leads'),
-        {'lead_source': false, 'branch': false, 'sales_person': true, 'region': false},
-    ) }}
+    {{ field_crm_spelling_keys(source('field_crm', 'leads'), spellings) }}
 
 ),
 
@@ -163,22 +162,7 @@ keyed as (
         region_keys.name_key as region_name_key
     from numbered
     {{ field_crm_evaluate_once('typed', 'created_at_value', field_crm_parse_timestamp('numbered.created_at')) }}
-    left join spelling_keys as lead_source_keys
-        on
-            lead_source_keys.spelling_column = 'lead_source'
-            and numbered.lead_source = lead_source_keys.raw_value
-    left join spelling_keys as branch_keys
-        on
-            branch_keys.spelling_column = 'branch'
-            and numbered.branch = branch_keys.raw_value
-    left join spelling_keys as sales_person_keys
-        on
-            sales_person_keys.spelling_column = 'sales_person'
-            and numbered.sales_person = sales_person_keys.raw_value
-    left join spelling_keys as region_keys
-        on
-            region_keys.spelling_column = 'region'
-            and numbered.region = region_keys.raw_value
+    {{ field_crm_spelling_key_joins('numbered', spellings) }}
 
 ),
 

@@ -11,6 +11,8 @@
     'sales_person',
     'branch'
 ] -%}
+{#- columns holding names to fold into matching keys -> reorder "Last, First" (people) -#}
+{%- set spellings = {'sales_person': true, 'branch': false} -%}
 
 with
 
@@ -62,7 +64,7 @@ numbered as (
 -- each spelling's matching key, folded once per distinct spelling (not per row)
 spelling_keys as (
 
-    {{ field_crm_spelling_keys(source('field_crm', 'lost_leads'), {'sales_person': true, 'branch': false}) }}
+    {{ field_crm_spelling_keys(source('field_crm', 'lost_leads'), spellings) }}
 
 ),
 
@@ -85,14 +87,7 @@ keyed as (
         branch_keys.name_key as branch_name_key
     from numbered
     {{ field_crm_evaluate_once('typed', 'lost_at_value', field_crm_parse_timestamp('numbered.lost_at')) }}
-    left join spelling_keys as sales_person_keys
-        on
-            sales_person_keys.spelling_column = 'sales_person'
-            and numbered.sales_person = sales_person_keys.raw_value
-    left join spelling_keys as branch_keys
-        on
-            branch_keys.spelling_column = 'branch'
-            and numbered.branch = branch_keys.raw_value
+    {{ field_crm_spelling_key_joins('numbered', spellings) }}
 
 ),
 
