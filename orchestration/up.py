@@ -64,16 +64,22 @@ def _mart_rows(schema: str) -> list[tuple[str, int]]:
         ]
 
 
-def _fingerprint(url: str, schema: str, reference: date) -> str:
-    """What a build depends on: the server and schema, the reference date, the loads and the project's code."""
-    digest = hashlib.sha256(f"{url}|{schema}|{reference}".encode())
-    with warehouse.connect() as db:
-        digest.update(str(db.execute("select max(load_id) from raw.load_ledger").fetchone()).encode())
+def _code_fingerprint() -> str:
+    """The project's code: models, macros, seeds and dbt_project.yml."""
+    digest = hashlib.sha256()
     for folder in (DBT_PROJECT_DIR / "models", REPO_ROOT / "macros", REPO_ROOT / "seeds"):
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 digest.update(path.read_bytes())
     digest.update((DBT_PROJECT_DIR / "dbt_project.yml").read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(url: str, schema: str, reference: date, code: str) -> str:
+    """What a build depends on: the server and schema, the reference date, the loads and the project's code."""
+    digest = hashlib.sha256(f"{url}|{schema}|{reference}|{code}".encode())
+    with warehouse.connect() as db:
+        digest.update(str(db.execute("select max(load_id) from raw.load_ledger").fetchone()).encode())
     return digest.hexdigest()
 
 
@@ -91,21 +97,29 @@ def up(source_dt: str | None = None) -> None:
         results = load_directory(sample, source)
         typer.echo(f"{raw_schema(source)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
     schema = f"{dbt_env().get('FUNNEL_DB_SCHEMA', 'dev')}_marts"
-    fingerprint = _fingerprint(conn.url(), schema, reference)
+    code = _code_fingerprint()
+    fingerprint = _fingerprint(conn.url(), schema, reference, code)
     state_file = funnel_home() / "last_up.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     returncode = 0
     if state.get("fingerprint") == fingerprint and _mart_rows(schema):
         typer.echo(f"up to date: nothing changed since the last build of {state['built_at']} (same data, code, date)")
     else:
-        typer.echo("building with dbt (seeds, models, tests)...")
-        returncode = run_dbt(["build"], dbt_vars(reference)).returncode
+        # Incremental tables keep the rows earlier runs wrote: after the code changed (an upgrade), rows outside
+        # the window would stay as the old code computed them, and a changed column list fails the build.
+        full_refresh = bool(state) and state.get("code") != code
+        if full_refresh:
+            typer.echo("the project's code changed since the last build: rebuilding everything (--full-refresh)...")
+        else:
+            typer.echo("building with dbt (seeds, models, tests)...")
+        returncode = run_dbt(["build", *(["--full-refresh"] if full_refresh else [])], dbt_vars(reference)).returncode
         target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
         results_file = target_path / "run_results.json"
         results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
         statuses = Counter(str(r["status"]) for r in results)
         state = {
             "fingerprint": fingerprint if returncode == 0 else None,
+            "code": code if returncode == 0 else state.get("code"),
             "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             "built": sum(
                 1 for r in results if str(r["unique_id"]).startswith(("model.", "seed.")) and r["status"] == "success"

@@ -1,8 +1,9 @@
 """`funnel up` from nothing, against an external server given by FUNNEL_DATABASE_URL: builds there, starts nothing,
-and a second run is idempotent."""
+a second run is idempotent, and a run after the code changed (an upgrade) rebuilds from scratch."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,3 +46,14 @@ def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Pat
     assert second.stdout.count("already loaded, keeping it") == 2
     assert "up to date: nothing changed since the last build" in second.stdout
     assert {t: snapshot(wh, t) for t in marts} == before
+
+    # As after an upgrade: the last build was made by other code, whose daily table had other columns.
+    state_file = home / "last_up.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({**state, "code": "an earlier version", "fingerprint": "of that version"}))
+    wh.query("alter table dev_intermediate.daily_deal_stats drop column deal_id")
+    upgraded = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert upgraded.returncode == 0, upgraded.stdout[-3000:] + upgraded.stderr[-3000:]
+    assert "code changed since the last build: rebuilding everything (--full-refresh)" in upgraded.stdout
+    assert {t: snapshot(wh, t) for t in marts} == before
+    assert json.loads(state_file.read_text())["code"] != "an earlier version"
