@@ -1,8 +1,8 @@
 {#-
   The BI funnel: per business month and funnel step, the number of distinct deals that reached the step in
   that month. A complete month x step grid: a step nobody reached shows 0. Months run from the first month
-  with funnel data (or the `months` horizon) to source_dt's month. Incremental, delete+insert of the months
-  the run's window touches; see docs/funnel.md for each KPI's exact definition.
+  with a Pipedrive stage change or activity (or the `months` horizon) to source_dt's month. Incremental,
+  delete+insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
 -#}
 {{ config(
     materialized='incremental',
@@ -13,15 +13,21 @@
 ) }}
 
 {%- set window_start, window_end = window_bounds('month') %}
-{%- set first_month = '(select min(date_month) from ' ~ ref('monthly_stats') ~ ')' %}
+{#- The first month comes from all of staging, not from monthly_stats: a run only sees its window there, so
+    an event landing late with a date before every window built (a 1900 typo) would start a full refresh's
+    grid earlier than an incremental one's. Both indexed min() lookups read one row each. -#}
+{%- set first_month = "(select " ~ to_business_month('min(first_at)') ~ " from ("
+    ~ "select min(changed_at) as first_at from " ~ ref('stg_pipedrive__deal_changes')
+    ~ " where changed_field_key = 'stage_id' union all select min(due_at) from "
+    ~ ref('stg_pipedrive__activities') ~ ") as first_events)" %}
 {%- if window_start is none %}
-    {#- full refresh over all history: from the first month with funnel data -#}
+    {#- full refresh over all history -#}
     {%- set series_start = first_month %}
 {%- else %}
     {#- never before the first month with data, so a window reaching back before it equals a full refresh;
         with no data at all the series stays empty (greatest() would ignore the null) -#}
-    {%- set series_start = "(select case when min(date_month) is not null then greatest(cast('"
-        ~ window_start.isoformat() ~ "' as date), min(date_month)) end from " ~ ref('monthly_stats') ~ ")" %}
+    {%- set series_start = "(select case when first_month is not null then greatest(cast('"
+        ~ window_start.isoformat() ~ "' as date), first_month) end from " ~ first_month ~ " as f(first_month))" %}
 {%- endif %}
 
 with
