@@ -9,11 +9,13 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
+# pip's output goes to $(VENV)/install.log; on failure its last lines are shown.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@echo "installing the project and its tools into $(VENV) (first time: about a minute)"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "installing the project and its tools into $(VENV) (first time: about a minute; log: $(VENV)/install.log)"
+	@{ $(BIN)/python -m pip install --disable-pip-version-check --upgrade pip \
+	  && $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'; } >$(VENV)/install.log 2>&1 \
+	  || { tail -n 30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 run: $(STAMP)

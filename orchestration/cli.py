@@ -170,29 +170,60 @@ def build(
     regions: Annotated[
         str | None, typer.Option(help="Build facts and marts of these regions only, e.g. eu,uk (data residency)")
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show dbt's own log of every node")] = False,
 ) -> None:
-    """`dbt build` (seeds, models, tests) with the project's profile and validated vars."""
+    """`dbt build` (seeds, models, tests) of the sources that hold data, with validated vars; prints a summary."""
+    from orchestration.console import run_build
+
     variables = dbt_vars(
         source_dt, parse_int(backfill_period, "backfill_period"), parse_int(months, "months"), timezone
     )
     if regions is not None:
         variables["regions"] = parse_regions(regions)
     warehouse.start()
+    echo(sources_line())
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     args += ["--select", select] if select else []
     args += ["--exclude", exclude] if exclude else []
-    if run_dbt(args, variables, target=target).returncode != 0:
-        raise FunnelError("dbt build failed", "see the dbt output above")
+    report = run_build(args, variables, target=target, verbose=verbose, say=echo)
+    if not verbose:
+        echo(report.summary())
+    if report.returncode != 0:
+        raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
+
+
+def sources_line() -> str:
+    """Which sources this build covers, and why; refuses an empty warehouse in one line."""
+    from orchestration.switches import enabled_sources, loaded_sources
+
+    loaded = loaded_sources()
+    if loaded == []:
+        raise FunnelError(
+            f"nothing is loaded in database {connection().dbname!r}: there is nothing to build",
+            "load an export (funnel load DIR --source pipedrive|field_crm) or run `funnel up` for sample data",
+        )
+    on = enabled_sources()
+    off = [source for source in SOURCES if source not in on]
+    return f"sources: {', '.join(on) or 'none'}" + (
+        f" (off: {', '.join(off)}; set FUNNEL_SOURCES to choose)" if off else ""
+    )
 
 
 @app.command()
 def up(
     source_dt: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today)")] = None,
+    data: Annotated[Path | None, typer.Option(help="Your own export folder, loaded instead of sample data")] = None,
+    source: Annotated[str | None, typer.Option(help="The source of --data: pipedrive or field_crm")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show dbt's own log of every node")] = False,
 ) -> None:
-    """Start the db, load sample data if raw is empty, build and test everything, print where to look."""
+    """Start the db, load --data (or sample data into an empty warehouse), build and test, print where to look."""
     from orchestration.up import up as run_up
 
-    run_up(source_dt)
+    if (data is None) != (source is None):
+        raise FunnelError("--data and --source go together", "e.g. funnel up --data ./export --source pipedrive")
+    if source is not None and source not in SOURCES:
+        raise FunnelError(f"unknown source {source!r}", f"use one of: {', '.join(SOURCES)}")
+    run_up(source_dt, data=data, source=source, verbose=verbose)
 
 
 @app.command("export")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from orchestration.errors import FunnelError
 from orchestration.settings import DBT_PROJECT_DIR, Connection, connection
+from orchestration.switches import switch_env
 
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -82,7 +83,9 @@ def dbt_executable() -> str:
 
 
 def dbt_env(conn: Connection | None = None, target: str | None = None, schema: str | None = None) -> dict[str, str]:
-    env = {**os.environ, **(conn or connection()).env()}
+    """The environment of every dbt run: connection, target, schema and the source switches of this warehouse."""
+    conn = conn or connection()
+    env = {**os.environ, **conn.env(), **switch_env(conn)}
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if target:
         env["FUNNEL_TARGET"] = target

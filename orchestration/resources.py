@@ -23,6 +23,8 @@ from packaging.version import Version
 from orchestration.dbt import dbt_env, dbt_executable, run_dbt
 from orchestration.errors import FunnelError
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.sources import SOURCES
+from orchestration.switches import switch_variable
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,10 @@ def _newest_input() -> float:
 
 
 def _parse_env() -> dict[str, str]:
-    """What decides the relation names in the manifest (schemas differ per target and FUNNEL_DB_SCHEMA)."""
+    """What decides the manifest: relation names (per target and FUNNEL_DB_SCHEMA) and the sources switched on."""
     env = dbt_env()
-    return {key: env.get(key, "") for key in ("FUNNEL_TARGET", "FUNNEL_DB_SCHEMA")}
+    keys = ["FUNNEL_TARGET", "FUNNEL_DB_SCHEMA", *(switch_variable(source) for source in SOURCES)]
+    return {key: env.get(key, "") for key in keys}
 
 
 def manifest_is_stale(manifest: Path) -> bool:

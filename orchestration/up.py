@@ -13,7 +13,7 @@ import typer
 from psycopg import sql
 
 from orchestration import warehouse
-from orchestration.dbt import dbt_env, dbt_vars, parse_source_dt, run_dbt
+from orchestration.dbt import dbt_env, dbt_vars, parse_source_dt
 from orchestration.errors import FunnelError
 from orchestration.loader import load_directory
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, funnel_home
@@ -83,25 +83,46 @@ def _fingerprint(url: str, schema: str, reference: date, code: str) -> str:
     return digest.hexdigest()
 
 
-def up(source_dt: str | None = None) -> None:
+def _land(source_dt: date, data: Path | None, source: str | None) -> None:
+    """The user's export if given; else samples for every source, but only into a warehouse without loads."""
+    if data is not None and source is not None:
+        results = load_directory(data, source)
+        rejected = sum(r.rows_rejected for r in results)
+        typer.echo(
+            f"{raw_schema(source)}: {sum(r.rows_loaded for r in results):,} rows loaded from {data}"
+            + (f", {rejected:,} rejected (raw.load_rejects)" if rejected else "")
+        )
+        return
+    loaded = [s for s in SOURCES if _has_raw_data(s)]
+    if loaded:
+        typer.echo(f"warehouse holds loads of {', '.join(loaded)}: no sample data added")
+        return
+    for name in SOURCES:
+        sample = funnel_home() / "sample" / name
+        _generate(name, sample, source_dt)
+        results = load_directory(sample, name)
+        typer.echo(f"{raw_schema(name)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
+
+
+def up(
+    source_dt: str | None = None, *, data: Path | None = None, source: str | None = None, verbose: bool = False
+) -> None:
+    from orchestration.cli import sources_line
+    from orchestration.console import run_build
+
     started = time.monotonic()
     conn = warehouse.start()
     typer.echo(warehouse.status())
     reference = parse_source_dt(source_dt) if source_dt else date.today()
-    for source in SOURCES:
-        if _has_raw_data(source):
-            typer.echo(f"{raw_schema(source)}: already loaded, keeping it")
-            continue
-        sample = funnel_home() / "sample" / source
-        _generate(source, sample, reference)
-        results = load_directory(sample, source)
-        typer.echo(f"{raw_schema(source)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
+    _land(reference, data, source)
+    typer.echo(sources_line())
     schema = f"{dbt_env().get('FUNNEL_DB_SCHEMA', 'dev')}_marts"
     code = _code_fingerprint()
     fingerprint = _fingerprint(conn.url(), schema, reference, code)
     state_file = funnel_home() / "last_up.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     returncode = 0
+    report_text = ""
     if state.get("fingerprint") == fingerprint and _mart_rows(schema):
         typer.echo(f"up to date: nothing changed since the last build of {state['built_at']} (same data, code, date)")
     else:
@@ -112,7 +133,10 @@ def up(source_dt: str | None = None) -> None:
             typer.echo("the project's code changed since the last build: rebuilding everything (--full-refresh)...")
         else:
             typer.echo("building with dbt (seeds, models, tests)...")
-        returncode = run_dbt(["build", *(["--full-refresh"] if full_refresh else [])], dbt_vars(reference)).returncode
+        args = ["build", *(["--full-refresh"] if full_refresh else [])]
+        report = run_build(args, dbt_vars(reference), verbose=verbose, say=typer.echo)
+        returncode = report.returncode
+        report_text = "" if verbose else report.summary()
         target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
         results_file = target_path / "run_results.json"
         results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
@@ -130,8 +154,11 @@ def up(source_dt: str | None = None) -> None:
         state_file.write_text(json.dumps(state))
     typer.echo("")
     typer.echo("== summary " + "=" * 60)
-    tests = ", ".join(f"{v} {k}" for k, v in sorted(state["tests"].items()))
-    typer.echo(f"models and seeds built: {state['built']}; tests: {tests}")
+    if report_text:
+        typer.echo(report_text)
+    else:
+        tests = ", ".join(f"{v} {k}" for k, v in sorted(state["tests"].items()))
+        typer.echo(f"models and seeds built: {state['built']}; tests: {tests}")
     typer.echo(f"marts in schema {schema}:")
     for table, rows in _mart_rows(schema):
         typer.echo(f"  {table:<36} {rows:>10,} rows")
@@ -141,4 +168,4 @@ def up(source_dt: str | None = None) -> None:
     typer.echo(f"       psql \"{conn.url()}\" -c 'select * from {schema}.rep_sales_funnel_monthly limit 20'")
     typer.echo(f"done in {time.monotonic() - started:.0f}s")
     if returncode != 0:
-        raise FunnelError("dbt build reported errors", "see the dbt output above; fix and rerun `make run`")
+        raise FunnelError("dbt build reported errors", "see the failures above; `funnel up --verbose` shows dbt's log")

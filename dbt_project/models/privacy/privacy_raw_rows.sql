@@ -12,9 +12,12 @@
     is not listed; Pipedrive users are listed for forget only (no retention date: never purged). With var
     `regions`, only rows whose fact is in those regions are listed: a region-scoped deployment never ages
     another region's rows by the default region.
+  A source that is switched off (var `<source>_enabled`) contributes no rows.
 -#}
+{%- set pipedrive = source_enabled('pipedrive') %}
+{%- set field_crm = source_enabled('field_crm') %}
 with
-
+{% if pipedrive %}
 deal_changes as (
 
     select
@@ -69,7 +72,8 @@ users as (
     from {{ ref('base_pipedrive__users') }}
 
 ),
-
+{% endif %}
+{%- if field_crm %}
 leads as (
 
     select
@@ -232,9 +236,9 @@ customer_keys as (
     from {{ ref('int_field_service__customer_keys') }}
 
 ),
-
+{% endif %}
 rows_listed as (
-
+{% if pipedrive %}
     select
         'pipedrive' as source_system,
         'deal_changes' as table_name,
@@ -290,9 +294,11 @@ rows_listed as (
         null as region,
         null as event_date
     from users
-
+{% endif %}
+{%- if pipedrive and field_crm %}
     union all
-
+{% endif %}
+{%- if field_crm %}
     select
         'field_crm' as source_system,
         'leads' as table_name,
@@ -415,7 +421,22 @@ rows_listed as (
         on user_performance.branch = branch_variants.raw_value
     left join branch_regions
         on branch_variants.canonical_key = branch_regions.branch_key
-
+{% endif %}
+{%- if not pipedrive and not field_crm %}
+    select
+        cast(null as text) as source_system,
+        cast(null as text) as table_name,
+        cast(null as bigint) as _load_id,
+        cast(null as bigint) as _source_line,
+        cast(null as text) as email_hash,
+        cast(null as text) as phone_hash,
+        cast(null as text) as customer_id,
+        false as has_personal_data,
+        cast(null as text) as table_family,
+        cast(null as text) as region,
+        cast(null as date) as event_date
+    where false
+{% endif %}
 ),
 
 regioned as (
