@@ -27,8 +27,12 @@ lint: $(STAMP)
 	$(BIN)/funnel db start >/dev/null
 	eval "$$($(BIN)/funnel db env)" && FUNNEL_TARGET=ci $(BIN)/sqlfluff lint --processes 2 dbt_project/models
 
-test: lint
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+# Stops the embedded server afterwards if it was not running before (status exits 3 when it is stopped).
+test: $(STAMP)
+	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
+	exit $$rc
 
 # The `slow` tests: 200 hypothesis examples per property (FUNNEL_SLOW_EXAMPLES=n to change) and every fault
 # injection (kills dbt, and an embedded PostgreSQL of its own on a free port). Narrow with PYTEST_ARGS='-k faults'.

@@ -169,3 +169,60 @@
 {% macro to_business_month(ts) -%}
     cast(date_trunc('month', {{ ts }} at time zone '{{ business_timezone() }}') as date)
 {%- endmacro %}
+
+
+{#- As of which day a table rebuilt whole each run (not windowed) is built. Normally source_dt. In an
+    incremental run for a day before the latest build of this target (a backfill), that latest build's as-of
+    date instead, so that a backfill never removes later history from such a table; a full refresh (and a unit
+    test) is as of source_dt and resets it. The as-of date of each build is recorded by record_as_of()
+    (on-run-end) in <intermediate schema>.funnel_build_as_of. -#}
+{% macro as_of_date_value() -%}
+    {%- set day = source_dt_date() -%}
+    {%- if not execute or flags.FULL_REFRESH or (model is defined and model.resource_type == 'unit_test') -%}
+        {{ return(day) }}
+    {%- endif -%}
+    {%- set latest = latest_as_of() -%}
+    {{ return(latest if latest is not none and latest > day else day) }}
+{%- endmacro %}
+
+{% macro as_of_date() -%}
+    cast('{{ as_of_date_value().isoformat() }}' as date)
+{%- endmacro %}
+
+{% macro as_of_relation() -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=generate_schema_name('intermediate', none), identifier='funnel_build_as_of'
+    )) }}
+{%- endmacro %}
+
+{#- The as-of date of the latest recorded build of this target, or none. -#}
+{% macro latest_as_of() -%}
+    {%- set relation = as_of_relation() -%}
+    {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query("select as_of_date from " ~ relation ~ " order by recorded_at desc limit 1").rows -%}
+    {{ return(rows[0][0] if rows else none) }}
+{%- endmacro %}
+
+{#- on-run-end: record the as-of date of a run or build that built models (not of tests, docs or seeds). -#}
+{% macro record_as_of(results) -%}
+    {%- if not execute or flags.WHICH not in ('run', 'build') -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set built = results | selectattr('node.resource_type', 'equalto', 'model')
+        | selectattr('status', 'equalto', 'success') | list -%}
+    {%- if not built -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set relation = as_of_relation() -%}
+    create schema if not exists {{ relation.schema }};
+    create table if not exists {{ relation }} (
+        as_of_date date not null,
+        source_dt date not null,
+        full_refresh boolean not null,
+        recorded_at timestamptz not null default clock_timestamp()
+    );
+    insert into {{ relation }} (as_of_date, source_dt, full_refresh)
+    values ({{ as_of_date() }}, {{ ref_date() }}, {{ 'true' if flags.FULL_REFRESH else 'false' }})
+{%- endmacro %}

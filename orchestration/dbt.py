@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -12,10 +13,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 from orchestration.errors import FunnelError
-from orchestration.settings import DBT_PROJECT_DIR, Connection, connection
+from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, Connection, connection
 from orchestration.switches import switch_env
 
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+REGIONS_SEED = REPO_ROOT / "seeds" / "compliance" / "compliance_regions.csv"
 
 
 def parse_source_dt(value: str, name: str = "source_dt") -> date:
@@ -48,7 +50,20 @@ def parse_regions(text: str) -> list[str]:
     bad = [code for code in codes if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", code)]
     if not codes or bad:
         raise FunnelError(f"regions={text!r} is not a list of region codes", "e.g. --regions eu or --regions eu,uk")
+    known = region_codes()
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise FunnelError(
+            f"unknown region code(s) {', '.join(unknown)}: not in seeds/compliance/compliance_regions.csv",
+            f"use one of: {', '.join(known)}",
+        )
     return codes
+
+
+def region_codes() -> list[str]:
+    """The region codes of the regions seed, in its order."""
+    with REGIONS_SEED.open(newline="", encoding="utf-8") as fh:
+        return [row["region"].strip().lower() for row in csv.DictReader(fh) if row.get("region", "").strip()]
 
 
 def dbt_vars(

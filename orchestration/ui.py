@@ -124,10 +124,18 @@ def run_gx_checks(as_of: date | str | None = None, checkpoints: list[str] | None
     from orchestration import gx
 
     warehouse.start()
-    names = checkpoints or gx.checkpoint_names()
+    # Only the checkpoints of marts in the project: a switched-off source's marts are not checked.
+    built = set(gx.mart_relations())
+    available = [name for name in gx.checkpoint_names() if name in built]
+    names = checkpoints or available
     unknown = sorted(set(names) - set(gx.checkpoint_names()))
     if unknown:
-        raise FunnelError(f"no GX checkpoint {', '.join(unknown)}", f"use one of: {', '.join(gx.checkpoint_names())}")
+        raise FunnelError(f"no GX checkpoint {', '.join(unknown)}", f"use one of: {', '.join(available)}")
+    off = sorted(set(names) - built)
+    if off:
+        raise FunnelError(
+            f"{', '.join(off)}: its source is switched off (nothing loaded)", "load it, or set FUNNEL_SOURCES"
+        )
     day = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     outcomes = gx.run_all(day, names) if names else []
     return GxSummary(outcomes, gx.docs_dir() / "index.html")

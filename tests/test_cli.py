@@ -55,6 +55,8 @@ def test_user_errors_are_one_clear_line(wh, tmp_path: Path) -> None:
         (("build", "--source-dt", "2024-02-30"), "source_dt='2024-02-30' is not a date"),
         (("build", "--backfill-period", "-1"), "backfill_period=-1 is out of range"),
         (("build", "--timezone", "Mars/Base"), "timezone='Mars/Base' is not an IANA time zone"),
+        (("build", "--regions", "atlantis"), "unknown region code(s) atlantis: not in seeds/compliance"),
+        (("up", "--data", str(tmp_path)), "--data and --source go together"),
         (("load", str(tmp_path / "nope"), "--source", "pipedrive"), "is not a directory"),
         (("load", str(tmp_path), "--source", "salesforce"), "unknown source 'salesforce'"),
         (("load", str(tmp_path), "--source", "pipedrive"), "no pipedrive files in"),

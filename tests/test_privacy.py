@@ -250,10 +250,10 @@ def test_audit_is_append_only_and_names_no_identifier(built: Warehouse) -> None:
 
 def test_a_region_scoped_build_holds_exactly_the_records_of_its_regions(built: Warehouse) -> None:
     """var regions (funnel build --regions): the facts and marts of those regions only, equal to that slice of
-    the all-region build; a bad value is refused naming the var."""
+    the all-region build, every data and unit test passing; a bad value is refused naming the var."""
     wh = built
     scope = ["eu", "unassigned"]  # generated Pipedrive deals have no assignment: all 'unassigned'
-    wh.dbt("build", "--full-refresh", *NO_TESTS, variables={**dbt_vars(SOURCE_DT), "regions": scope}, schema="eu")
+    wh.dbt("build", "--full-refresh", variables={**dbt_vars(SOURCE_DT), "regions": scope}, schema="eu")
     regional = wh.query(
         "select table_schema, table_name from information_schema.columns where column_name = 'region'"
         " and table_schema in ('eu_marts', 'eu_intermediate')"

@@ -178,6 +178,18 @@ def test_generated_pipedrive_only_builds_and_matches_the_funnel(generated) -> No
     assert "dev_marts.fct_jobs" not in schemas(wh)
 
 
+def test_up_adds_no_sample_data_to_a_warehouse_with_real_loads(generated, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from orchestration.up import _land
+
+    wh, *_ = generated
+    monkeypatch.setenv("FUNNEL_DB_NAME", wh.conn.dbname)
+    loads = wh.scalar("select count(*) from raw.load_ledger")
+    _land(SOURCE_DT, None, None)
+    assert "warehouse holds loads of pipedrive: no sample data added" in capsys.readouterr().out
+    assert wh.scalar("select count(*) from raw.load_ledger") == loads
+    assert wh.scalar("select to_regclass('raw_field_crm.leads')") is None
+
+
 def test_second_source_switched_on_later_leaves_the_first_alone(generated) -> None:  # type: ignore[no-untyped-def]
     """Loading field_crm later builds it; Pipedrive's incremental rows outside the window are not rewritten."""
     wh, env, tmp, _, _ = generated

@@ -36,7 +36,7 @@ done_activities as (
     where
         is_done
         and funnel_step is not null
-        and due_at < {{ business_day_end(ref_date()) }}
+        and due_at < {{ business_day_end(as_of_date()) }}
 
 ),
 

@@ -17,7 +17,7 @@ deal_changes as (
         changed_at,
         deal_change_id
     from {{ ref('stg_pipedrive__deal_changes') }}
-    where changed_at < {{ business_day_end(ref_date()) }}
+    where changed_at < {{ business_day_end(as_of_date()) }}
 
 ),
 

@@ -1,6 +1,7 @@
 {#-
-  Stage timeline per deal: one row per entry into a stage (every stage_id change up to the end of source_dt),
-  in order. Re-entries, backward moves and skipped stages are rows like any other and are flagged; the owner
+  Stage timeline per deal episode (deal_id, deal_episode: an id reused for two deals is two timelines, see
+  stg_pipedrive__deal_changes): one row per entry into a stage (every stage_id change up to the end of
+  source_dt), in order. Re-entries, backward moves and skipped stages are rows like any other and are flagged; the owner
   at that moment is the latest user_id change at or before the entry (a simultaneous reassignment counts).
   An entry is left at the next entry, or when the deal is lost after entering it; the current entry of a deal
   that is not lost is open and gets its current age relative to the end of source_dt (business time zone).
@@ -17,6 +18,7 @@ deal_changes as (
     select
         deal_change_id,
         deal_id,
+        deal_episode,
         changed_field_key,
         stage_id,
         user_id,
@@ -24,7 +26,7 @@ deal_changes as (
     from {{ ref('stg_pipedrive__deal_changes') }}
     where
         changed_field_key in ('stage_id', 'user_id')
-        and changed_at < {{ business_day_end(ref_date()) }}
+        and changed_at < {{ business_day_end(as_of_date()) }}
         and {{ pipedrive_in_region_scope('deal_id', 'null') }}
 
 ),
@@ -33,13 +35,16 @@ lost_changes as (
 
     select
         deal_id,
+        deal_episode,
         max(changed_at) as lost_at
     from {{ ref('stg_pipedrive__deal_changes') }}
     where
         changed_field_key = 'lost_reason'
-        and changed_at < {{ business_day_end(ref_date()) }}
+        and changed_at < {{ business_day_end(as_of_date()) }}
         and {{ pipedrive_in_region_scope('deal_id', 'null') }}
-    group by deal_id
+    group by
+        deal_id,
+        deal_episode
 
 ),
 
@@ -48,13 +53,14 @@ owner_grouped as (
     select
         deal_change_id,
         deal_id,
+        deal_episode,
         changed_field_key,
         stage_id,
         user_id,
         changed_at,
         -- each user_id change opens a group; every later change belongs to it until the next reassignment
         count(user_id) over (
-            partition by deal_id
+            partition by deal_id, deal_episode
             order by changed_at, case when changed_field_key = 'user_id' then 0 else 1 end, deal_change_id
             rows between unbounded preceding and current row
         ) as owner_group
@@ -67,10 +73,11 @@ with_owner as (
     select
         deal_change_id,
         deal_id,
+        deal_episode,
         changed_field_key,
         stage_id,
         changed_at,
-        max(user_id) over (partition by deal_id, owner_group) as owner_user_id
+        max(user_id) over (partition by deal_id, deal_episode, owner_group) as owner_user_id
     from owner_grouped
 
 ),
@@ -80,6 +87,7 @@ stage_entries as (
     select
         deal_change_id,
         deal_id,
+        deal_episode,
         stage_id,
         owner_user_id,
         changed_at as entered_at
@@ -93,6 +101,7 @@ sequenced as (
     select
         deal_change_id,
         deal_id,
+        deal_episode,
         stage_id,
         owner_user_id,
         entered_at,
@@ -101,12 +110,12 @@ sequenced as (
         lag(entered_at) over deal_order as previous_stage_entered_at,
         lead(entered_at) over deal_order as next_stage_entered_at,
         count(*) over (
-            partition by deal_id, stage_id
+            partition by deal_id, deal_episode, stage_id
             order by entered_at, deal_change_id
             rows between unbounded preceding and current row
         ) as stage_visit_number
     from stage_entries
-    window deal_order as (partition by deal_id order by entered_at, stage_id, deal_change_id)
+    window deal_order as (partition by deal_id, deal_episode order by entered_at, stage_id, deal_change_id)
 
 ),
 
@@ -115,6 +124,7 @@ with_exit as (
     select
         sequenced.deal_change_id,
         sequenced.deal_id,
+        sequenced.deal_episode,
         sequenced.stage_id,
         sequenced.previous_stage_id,
         sequenced.owner_user_id,
@@ -130,7 +140,9 @@ with_exit as (
         lost_changes.lost_at is not null as is_deal_lost
     from sequenced
     left join lost_changes
-        on sequenced.deal_id = lost_changes.deal_id
+        on
+            sequenced.deal_id = lost_changes.deal_id
+            and sequenced.deal_episode = lost_changes.deal_episode
 
 ),
 
@@ -139,6 +151,7 @@ final as (
     select
         deal_change_id as deal_stage_entry_id,
         deal_id,
+        deal_episode,
         stage_id,
         previous_stage_id,
         owner_user_id,
@@ -152,7 +165,7 @@ final as (
         {{ crm_days_between('entered_at', 'left_at') }} as days_in_stage,
         case
             when left_at is null and not is_deal_lost
-                then {{ crm_days_between('entered_at', business_day_end(ref_date())) }}
+                then {{ crm_days_between('entered_at', business_day_end(as_of_date())) }}
         end as current_age_in_stage_days,
         stage_visit_number > 1 as is_reentry,
         coalesce(stage_id < previous_stage_id, false) as is_backward_move,
@@ -170,6 +183,7 @@ final as (
 select
     deal_stage_entry_id,
     deal_id,
+    deal_episode,
     stage_id,
     previous_stage_id,
     owner_user_id,

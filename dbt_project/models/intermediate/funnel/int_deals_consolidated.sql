@@ -1,9 +1,12 @@
 {#-
-  One row per deal_id of the change log, as of the end of source_dt. deal_id is the deal's identity: an id
-  with two add_times (see stg_pipedrive__identity_collisions) stays one deal, created at the earliest one.
-  Status: an explicit `status` change wins; else a lost reason makes the deal lost (at its latest lost_reason
-  change); else a current stage marked won in seed pipedrive_stage_probabilities makes it won (at its first
-  entry into a won stage); else it is open.
+  One row per deal episode of the change log, as of the end of source_dt: per deal_id, and per creation for
+  the few ids that carry several deals (several add_times, see stg_pipedrive__deal_changes and
+  stg_pipedrive__identity_collisions); deal_episode_key names the episode ('399956', '399956-2'). Region and
+  consent belong to the deal id (the same for all its episodes).
+  Status: an explicit `status` change wins; else the deal is won at its first entry into a won stage (seed
+  pipedrive_stage_probabilities), unless it has a lost reason after that entry and seed
+  pipedrive_outcome_rules says `lost`; else a lost reason makes it lost (at its latest lost_reason change);
+  else it is open. A lost reason recorded before the won entry (a deal lost, revived and won) does not count.
 -#}
 {#- A plain table rebuilt every run (depends on source_dt; read by every mart: computed once per run). -#}
 {{ config(materialized='table') }}
@@ -14,6 +17,7 @@ deal_changes as (
 
     select
         deal_id,
+        deal_episode,
         changed_field_key,
         user_id,
         lost_reason_id,
@@ -23,7 +27,7 @@ deal_changes as (
         changed_at,
         deal_change_id
     from {{ ref('stg_pipedrive__deal_changes') }}
-    where changed_at < {{ business_day_end(ref_date()) }}
+    where changed_at < {{ business_day_end(as_of_date()) }}
 
 ),
 
@@ -31,6 +35,7 @@ stage_entries as (
 
     select
         deal_id,
+        deal_episode,
         stage_id,
         is_current_stage,
         entered_at
@@ -56,6 +61,13 @@ deal_regions as (
 
 ),
 
+outcome_rules as (
+
+    select max(lost_reason_after_won) as lost_reason_after_won
+    from {{ ref('pipedrive_outcome_rules') }}
+
+),
+
 lost_reasons as (
 
     select
@@ -69,6 +81,7 @@ ranked_changes as (
 
     select
         deal_id,
+        deal_episode,
         changed_field_key,
         user_id,
         lost_reason_id,
@@ -77,11 +90,11 @@ ranked_changes as (
         added_at,
         changed_at,
         row_number() over (
-            partition by deal_id, changed_field_key
+            partition by deal_id, deal_episode, changed_field_key
             order by changed_at asc, deal_change_id asc
         ) as first_rank,
         row_number() over (
-            partition by deal_id, changed_field_key
+            partition by deal_id, deal_episode, changed_field_key
             order by changed_at desc, deal_change_id desc
         ) as latest_rank
     from deal_changes
@@ -90,9 +103,10 @@ ranked_changes as (
 
 deal_facts as (
 
-    -- per deal: the first and latest change of each field (ties broken by the change id)
+    -- per deal episode: the first and latest change of each field (ties broken by the change id)
     select
         deal_id,
+        deal_episode,
         min(added_at) as added_at,
         min(changed_at) as first_changed_at,
         count(distinct added_at) as add_times_count,
@@ -105,21 +119,21 @@ deal_facts as (
         max(deal_status) filter (where changed_field_key = 'status' and latest_rank = 1) as explicit_status,
         max(changed_at) filter (where changed_field_key = 'status') as explicit_status_at
     from ranked_changes
-    group by deal_id
+    group by
+        deal_id,
+        deal_episode
 
 ),
 
 current_stages as (
 
     select
-        stage_entries.deal_id,
-        stage_entries.stage_id as current_stage_id,
-        stage_entries.entered_at as current_stage_entered_at,
-        coalesce(stage_probabilities.is_won_stage, false) as is_current_stage_won
+        deal_id,
+        deal_episode,
+        stage_id as current_stage_id,
+        entered_at as current_stage_entered_at
     from stage_entries
-    left join stage_probabilities
-        on stage_entries.stage_id = stage_probabilities.stage_id
-    where stage_entries.is_current_stage
+    where is_current_stage
 
 ),
 
@@ -127,12 +141,15 @@ won_stage_entries as (
 
     select
         stage_entries.deal_id,
+        stage_entries.deal_episode,
         min(stage_entries.entered_at) as first_won_stage_entered_at
     from stage_entries
     inner join stage_probabilities
         on stage_entries.stage_id = stage_probabilities.stage_id
     where stage_probabilities.is_won_stage
-    group by stage_entries.deal_id
+    group by
+        stage_entries.deal_id,
+        stage_entries.deal_episode
 
 ),
 
@@ -140,11 +157,11 @@ with_status as (
 
     select
         deal_facts.deal_id,
+        deal_facts.deal_episode,
         current_stages.current_stage_id,
         deal_facts.current_owner_user_id,
         deal_facts.first_owner_user_id,
         deal_facts.lost_reason_id,
-        deal_facts.add_times_count,
         deal_facts.stage_changes_count,
         deal_facts.deal_value,
         deal_facts.explicit_status,
@@ -152,11 +169,22 @@ with_status as (
         deal_facts.explicit_status_at,
         deal_facts.lost_reason_at,
         won_stage_entries.first_won_stage_entered_at,
+        -- the creations of the whole deal id, not of the episode: it flags the reused ids
+        sum(deal_facts.add_times_count) over (partition by deal_facts.deal_id) as add_times_count,
+        coalesce(deal_facts.lost_reason_at >= won_stage_entries.first_won_stage_entered_at, false)
+            as has_lost_reason_after_won,
         coalesce(
             deal_facts.explicit_status,
             case
+                when
+                    won_stage_entries.first_won_stage_entered_at is not null
+                    and (
+                        deal_facts.lost_reason_at is null
+                        or deal_facts.lost_reason_at < won_stage_entries.first_won_stage_entered_at
+                        or outcome_rules.lost_reason_after_won = 'keep_won'
+                    )
+                    then 'won'
                 when deal_facts.lost_reason_id is not null then 'lost'
-                when current_stages.is_current_stage_won then 'won'
                 else 'open'
             end
         ) as deal_status,
@@ -164,9 +192,14 @@ with_status as (
         deal_facts.added_at is null as is_created_at_inferred
     from deal_facts
     left join current_stages
-        on deal_facts.deal_id = current_stages.deal_id
+        on
+            deal_facts.deal_id = current_stages.deal_id
+            and deal_facts.deal_episode = current_stages.deal_episode
     left join won_stage_entries
-        on deal_facts.deal_id = won_stage_entries.deal_id
+        on
+            deal_facts.deal_id = won_stage_entries.deal_id
+            and deal_facts.deal_episode = won_stage_entries.deal_episode
+    cross join outcome_rules
 
 ),
 
@@ -174,6 +207,7 @@ with_close as (
 
     select
         deal_id,
+        deal_episode,
         current_stage_id,
         current_owner_user_id,
         first_owner_user_id,
@@ -182,6 +216,7 @@ with_close as (
         stage_changes_count,
         deal_value,
         deal_status,
+        has_lost_reason_after_won,
         is_created_at_inferred,
         created_at,
         current_stage_entered_at,
@@ -203,6 +238,10 @@ final as (
 
     select
         with_close.deal_id,
+        with_close.deal_episode,
+        cast(with_close.deal_id as text)
+        || case when with_close.deal_episode > 1 then '-' || with_close.deal_episode else '' end
+            as deal_episode_key,
         with_close.current_stage_id,
         with_close.current_owner_user_id,
         with_close.first_owner_user_id,
@@ -217,6 +256,7 @@ final as (
         {{ crm_days_between('with_close.created_at', 'coalesce(with_close.won_at, with_close.lost_at)') }}
             as sales_cycle_days,
         with_close.add_times_count > 1 as has_add_time_collision,
+        with_close.has_lost_reason_after_won,
         with_close.is_created_at_inferred,
         with_close.deal_status = 'won' as is_won,
         with_close.deal_status = 'lost' as is_lost,
@@ -239,6 +279,8 @@ final as (
 
 select
     deal_id,
+    deal_episode,
+    deal_episode_key,
     current_stage_id,
     current_owner_user_id,
     first_owner_user_id,
@@ -252,6 +294,7 @@ select
     deal_value,
     sales_cycle_days,
     has_add_time_collision,
+    has_lost_reason_after_won,
     is_created_at_inferred,
     is_won,
     is_lost,

@@ -28,11 +28,13 @@ activities as (
 
 deals as (
 
+    -- region and consent belong to the deal id: the same in every episode of a reused id
     select
         deal_id,
         region,
         gdpr_consent
     from {{ ref('int_deals_consolidated') }}
+    where deal_episode = 1
 
 ),
 
@@ -59,7 +61,7 @@ joined as (
             {{ compliance_consent('pipedrive', [['deal', 'activities.deal_id']]) }}
         ) as gdpr_consent,
         activities.is_done as is_completed,
-        not activities.is_done and activities.due_date < {{ ref_date() }} as is_overdue,
+        not activities.is_done and activities.due_date < {{ as_of_date() }} as is_overdue,
         activities.is_deal_in_change_log,
         activities.is_activity_id_reused,
         activities.due_at,

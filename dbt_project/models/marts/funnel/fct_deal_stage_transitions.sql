@@ -1,6 +1,6 @@
 {#-
   One row per deal stage transition (every entry into a stage up to the end of source_dt), from the stage
-  timeline: from/to stage, time in the previous stage, the owner at that moment, value, stage probability
+  timeline of each deal episode (deal_episode: an id reused for two deals has two timelines): from/to stage, time in the previous stage, the owner at that moment, value, stage probability
   (seed pipedrive_stage_probabilities) and weighted value, and the compliance columns (region, consent,
   retention: seeds/compliance, safe defaults 'unassigned' / 'unknown').
 -#}
@@ -11,6 +11,7 @@ stage_entries as (
     select
         deal_stage_entry_id,
         deal_id,
+        deal_episode,
         stage_id,
         previous_stage_id,
         owner_user_id,
@@ -30,6 +31,8 @@ deals as (
 
     select
         deal_id,
+        deal_episode,
+        deal_episode_key,
         region,
         gdpr_consent,
         deal_value
@@ -79,6 +82,8 @@ joined as (
     select
         stage_entries.deal_stage_entry_id,
         stage_entries.deal_id,
+        stage_entries.deal_episode,
+        deals.deal_episode_key,
         stage_entries.previous_stage_id as from_stage_id,
         stage_entries.stage_id as to_stage_id,
         stage_entries.owner_user_id,
@@ -99,7 +104,9 @@ joined as (
         stage_entries.entered_date as transition_date
     from stage_entries
     left join deals
-        on stage_entries.deal_id = deals.deal_id
+        on
+            stage_entries.deal_id = deals.deal_id
+            and stage_entries.deal_episode = deals.deal_episode
     left join stages as from_stages
         on stage_entries.previous_stage_id = from_stages.stage_id
     left join stage_options as from_options
@@ -120,6 +127,8 @@ final as (
     select
         joined.deal_stage_entry_id as deal_stage_transition_id,
         joined.deal_id,
+        cast(joined.deal_episode as integer) as deal_episode,
+        joined.deal_episode_key,
         joined.from_stage_id,
         joined.to_stage_id,
         joined.owner_user_id,
@@ -148,6 +157,8 @@ final as (
 select
     deal_stage_transition_id,
     deal_id,
+    deal_episode,
+    deal_episode_key,
     from_stage_id,
     to_stage_id,
     owner_user_id,

@@ -1,19 +1,24 @@
 {#-
   Cohort funnel: deals created in business month M (add_time; region of the deal) and how many of them ever
-  reached each funnel step by the end of source_dt, with step-to-step conversion and drop-off. Only deals of
-  the change log have a creation time, so deals known only from activities are not in any cohort.
-  Event-month counts (rep_sales_funnel_monthly) and cohort conversion answer different questions.
+  reached each funnel step by the end of source_dt, with step-to-step conversion and drop-off. A deal has
+  "reached" step N when it reached N or any later step (step_order), as a funnel reads: a deal that skipped
+  stage 2 and entered 3 has passed 2. So every count is a subset of the previous step's and no ratio exceeds
+  1. Only deals of the change log have a creation time, so deals known only from activities are not in any
+  cohort. Event-month counts (rep_sales_funnel_monthly) and cohort conversion answer different questions.
 -#}
 with
 
 deals as (
 
+    -- deal ids, as the funnel counts them: an id reused for two deals is in the cohort of its first creation
     select
         deal_id,
         region,
         created_month
     from {{ ref('int_deals_consolidated') }}
-    where created_month <= {{ ref_date() }}
+    where
+        deal_episode = 1
+        and created_month <= {{ as_of_date() }}
 
 ),
 
@@ -50,25 +55,35 @@ cohorts as (
 
 ),
 
+furthest_steps as (
+
+    -- per deal, the furthest step it reached
+    select
+        steps_reached.deal_id,
+        max(funnel_steps.step_order) as furthest_step_order
+    from steps_reached
+    inner join funnel_steps
+        on steps_reached.funnel_step = funnel_steps.funnel_step
+    group by steps_reached.deal_id
+
+),
+
 deal_steps as (
 
-    -- one row per cohort deal and step, saying whether it reached the step and the step before it
+    -- one row per cohort deal and step: has it reached the step (or a later one), and the step before it
     select
         deals.created_month as cohort_month,
         deals.region,
         funnel_steps.funnel_step,
-        this_step.deal_id is not null as has_reached_step,
-        funnel_steps.previous_funnel_step is null or previous_step.deal_id is not null as has_reached_previous
+        coalesce(furthest_steps.furthest_step_order >= funnel_steps.step_order, false) as has_reached_step,
+        previous_steps.step_order is null
+        or coalesce(furthest_steps.furthest_step_order >= previous_steps.step_order, false) as has_reached_previous
     from deals
     cross join funnel_steps
-    left join steps_reached as this_step
-        on
-            deals.deal_id = this_step.deal_id
-            and funnel_steps.funnel_step = this_step.funnel_step
-    left join steps_reached as previous_step
-        on
-            deals.deal_id = previous_step.deal_id
-            and funnel_steps.previous_funnel_step = previous_step.funnel_step
+    left join funnel_steps as previous_steps
+        on funnel_steps.previous_funnel_step = previous_steps.funnel_step
+    left join furthest_steps
+        on deals.deal_id = furthest_steps.deal_id
 
 ),
 

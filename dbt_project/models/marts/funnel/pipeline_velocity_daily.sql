@@ -1,6 +1,7 @@
 {#-
   Pipeline flow and velocity per business day, region and stage, from the first stage entry to source_dt
-  (a complete day x region x stage grid). Transitions in, time in the previous stage, value, deals won / lost
+  (a complete day x region x stage grid). Transitions in, transitions out with the days they spent in the
+  stage (reported on the stage left, on the day it was left), value, deals won / lost
   in the stage that day, open deals in the stage at the end of the day, and the classic sales velocity:
     pipeline_velocity = open_deals_count x win_rate_by_count x avg_won_deal_value / avg_sales_cycle_days
   where the win rate, deal value and cycle come from the deals of the region closed in the trailing
@@ -14,9 +15,10 @@ stage_entries as (
 
     select
         deal_id,
+        deal_episode,
         stage_id,
         stage_entry_number,
-        days_in_previous_stage,
+        days_in_stage,
         entered_at,
         left_at,
         entered_date
@@ -28,6 +30,7 @@ deals as (
 
     select
         deal_id,
+        deal_episode,
         region,
         deal_value,
         sales_cycle_days,
@@ -69,7 +72,7 @@ days as (
     select cast(day_start as date) as date_day
     from generate_series(
         cast((select min(entered_date) from stage_entries) as timestamp),
-        cast({{ ref_date() }} as timestamp),
+        cast({{ as_of_date() }} as timestamp),
         interval '1 day'
     ) as day_start
 
@@ -94,13 +97,16 @@ entries_with_deal as (
         stage_entries.stage_id,
         deals.region,
         deals.deal_value,
-        stage_entries.days_in_previous_stage,
+        stage_entries.days_in_stage,
         stage_entries.entered_date,
+        {{ to_business_date('stage_entries.left_at') }} as left_date,
         -- the entry stops counting as open when the deal leaves the stage or closes, whichever comes first
         {{ to_business_date('least(stage_entries.left_at, deals.closed_at)') }} as open_until_date
     from stage_entries
     inner join deals
-        on stage_entries.deal_id = deals.deal_id
+        on
+            stage_entries.deal_id = deals.deal_id
+            and stage_entries.deal_episode = deals.deal_episode
 
 ),
 
@@ -111,11 +117,28 @@ transitions_in as (
         region,
         stage_id,
         count(*) as transitions_in_count,
-        avg(days_in_previous_stage) as avg_days_in_previous_stage,
         sum(deal_value) as value_in
     from entries_with_deal
     group by
         entered_date,
+        region,
+        stage_id
+
+),
+
+transitions_out as (
+
+    -- entries that ended (the deal moved to another stage or was lost), on the stage left and the day it left
+    select
+        left_date as date_day,
+        region,
+        stage_id,
+        count(*) as transitions_out_count,
+        sum(days_in_stage) as days_in_stage_left_sum
+    from entries_with_deal
+    where left_date is not null and left_date <= {{ as_of_date() }}
+    group by
+        left_date,
         region,
         stage_id
 
@@ -176,10 +199,12 @@ closed_stage as (
     inner join stage_entries
         on
             deals.deal_id = stage_entries.deal_id
+            and deals.deal_episode = stage_entries.deal_episode
             and deals.closed_at >= stage_entries.entered_at
     where deals.closed_at is not null
     group by
         deals.deal_id,
+        deals.deal_episode,
         deals.region,
         deals.deal_value,
         deals.sales_cycle_days,
@@ -292,7 +317,7 @@ joined as (
         stage_names.stage_name,
         velocity_inputs.lookback_won_count,
         velocity_inputs.lookback_lost_count,
-        transitions_in.avg_days_in_previous_stage,
+        transitions_out.days_in_stage_left_sum,
         transitions_in.value_in,
         closes_by_stage.won_value,
         closes_by_stage.lost_value,
@@ -301,6 +326,7 @@ joined as (
         velocity_inputs.avg_won_deal_value,
         velocity_inputs.avg_sales_cycle_days,
         coalesce(transitions_in.transitions_in_count, 0) as transitions_in_count,
+        coalesce(transitions_out.transitions_out_count, 0) as transitions_out_count,
         coalesce(closes_by_stage.won_count, 0) as won_count,
         coalesce(closes_by_stage.lost_count, 0) as lost_count,
         sum(coalesce(open_changes.open_change, 0)) over (
@@ -316,6 +342,11 @@ joined as (
             grid.date_day = transitions_in.date_day
             and grid.region = transitions_in.region
             and grid.stage_id = transitions_in.stage_id
+    left join transitions_out
+        on
+            grid.date_day = transitions_out.date_day
+            and grid.region = transitions_out.region
+            and grid.stage_id = transitions_out.stage_id
     left join open_changes
         on
             grid.date_day = open_changes.date_day
@@ -343,10 +374,13 @@ final as (
         lookback_won_count,
         lookback_lost_count,
         cast(transitions_in_count as bigint) as transitions_in_count,
+        cast(transitions_out_count as bigint) as transitions_out_count,
         cast(won_count as bigint) as won_count,
         cast(lost_count as bigint) as lost_count,
         cast(open_deals_count as bigint) as open_deals_count,
-        cast(round(avg_days_in_previous_stage, 4) as numeric) as avg_days_in_previous_stage,
+        cast(days_in_stage_left_sum as numeric) as days_in_stage_left_sum,
+        cast(round(days_in_stage_left_sum / nullif(transitions_out_count, 0), 4) as numeric)
+            as avg_days_in_stage_left,
         cast(value_in as numeric) as value_in,
         cast(won_value as numeric) as won_value,
         cast(lost_value as numeric) as lost_value,
@@ -367,12 +401,14 @@ select
     stage_id,
     stage_name,
     transitions_in_count,
+    transitions_out_count,
     won_count,
     lost_count,
     open_deals_count,
     lookback_won_count,
     lookback_lost_count,
-    avg_days_in_previous_stage,
+    days_in_stage_left_sum,
+    avg_days_in_stage_left,
     value_in,
     won_value,
     lost_value,

@@ -1,6 +1,13 @@
 {#-
   The deal change log, typed: one row per distinct change (deal, instant, field, value). Exact duplicates
   (identical after trimming) collapse into one row that keeps the count and the lineage of the first copy.
+
+  deal_episode: a deal id whose log has several add_time values carries several deals (an id reused by the
+  export; stg_pipedrive__identity_collisions lists them), whose histories interleave. Each creation is an
+  episode (1, 2, ... by add_time) and each change belongs to one: the episode whose creation has the same time
+  of day (UTC) as the change (the export writes a deal's changes at its creation's time of day plus whole
+  days: true of every change of the real export), among those the latest created at or before the change;
+  with no such creation, the latest created at or before it, else episode 1. Every other deal is episode 1.
 -#}
 {#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
     each), and the index on changed_at lets the incremental daily_deal_stats read only its window. -#}
@@ -66,12 +73,92 @@ collapsed as (
 
 ),
 
+add_times as (
+
+    select distinct
+        deal_id,
+        added_at
+    from collapsed
+    where changed_field_key = 'add_time' and added_at is not null
+
+),
+
+episodes as (
+
+    select
+        deal_id,
+        added_at,
+        row_number() over (partition by deal_id order by added_at) as deal_episode,
+        count(*) over (partition by deal_id) as episodes_count
+    from add_times
+
+),
+
+episode_choices as (
+
+    -- only the few ids with several creations: each change picks its episode by the rule above
+    select
+        collapsed.deal_id,
+        collapsed.changed_at,
+        collapsed.changed_field_key,
+        collapsed.new_value,
+        (array_agg(
+            episodes.deal_episode order by
+                cast(collapsed.changed_at at time zone 'UTC' as time)
+                = cast(episodes.added_at at time zone 'UTC' as time) desc,
+                episodes.added_at <= collapsed.changed_at desc,
+                case when episodes.added_at <= collapsed.changed_at then episodes.added_at end desc nulls last,
+                episodes.deal_episode asc
+        ))[1] as deal_episode
+    from collapsed
+    inner join episodes
+        on
+            collapsed.deal_id = episodes.deal_id
+            and episodes.episodes_count > 1
+    group by
+        collapsed.deal_id,
+        collapsed.changed_at,
+        collapsed.changed_field_key,
+        collapsed.new_value
+
+),
+
+with_episode as (
+
+    select
+        collapsed.deal_id,
+        collapsed.changed_field_key,
+        collapsed.new_value,
+        collapsed.stage_id,
+        collapsed.user_id,
+        collapsed.lost_reason_id,
+        collapsed.deal_value,
+        collapsed.deal_status,
+        collapsed.added_at,
+        collapsed.changed_at,
+        collapsed.source_rows_count,
+        collapsed._source_file,
+        collapsed._source_line,
+        collapsed._load_id,
+        collapsed._loaded_at,
+        coalesce(episode_choices.deal_episode, 1) as deal_episode
+    from collapsed
+    left join episode_choices
+        on
+            collapsed.deal_id = episode_choices.deal_id
+            and collapsed.changed_at = episode_choices.changed_at
+            and collapsed.changed_field_key is not distinct from episode_choices.changed_field_key
+            and collapsed.new_value is not distinct from episode_choices.new_value
+
+),
+
 final as (
 
     select
         {{ crm_surrogate_key(['deal_id', 'extract(epoch from changed_at)', 'changed_field_key', 'new_value']) }}
             as deal_change_id,
         deal_id,
+        deal_episode,
         stage_id,
         user_id,
         lost_reason_id,
@@ -87,13 +174,14 @@ final as (
         _source_line,
         _load_id,
         _loaded_at
-    from collapsed
+    from with_episode
 
 )
 
 select
     deal_change_id,
     deal_id,
+    deal_episode,
     stage_id,
     user_id,
     lost_reason_id,
