@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ import typer
 
 from orchestration import warehouse
 from orchestration.dbt import dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
-from orchestration.errors import FunnelError
+from orchestration.errors import ExitCode, FunnelError
 from orchestration.settings import connection
 from orchestration.sources import SOURCES
 
@@ -49,7 +50,7 @@ def db_status() -> None:
     echo(warehouse.status())
     conn = connection()
     if conn.embedded and not warehouse.is_running():
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.SERVER_STOPPED)
 
 
 @db_app.command("url")
@@ -149,12 +150,21 @@ def load(
 
     warehouse.start()
     echo(f"loading {source} from {directory}")
-    load_directory(directory, source, replace=replace, on_file=show)
+    results = load_directory(directory, source, replace=replace, on_file=show)
     if changed:
         raise FunnelError(
             f"{len(changed)} file(s) changed since they were loaded: {', '.join(changed)}",
             "rerun with --replace to supersede the earlier loads",
         )
+    rejected = [r for r in results if r.rejects or r.rows_rejected]
+    if rejected:
+        lines = sum(r.rows_rejected for r in rejected)
+        typer.echo(
+            f"warning: {len(rejected)} file(s) had rejects ({lines:,} line(s)); see raw.load_rejects"
+            f" (exit code {int(ExitCode.REJECTED)})",
+            err=True,
+        )
+        raise typer.Exit(ExitCode.REJECTED)
 
 
 @app.command()
@@ -190,6 +200,11 @@ def build(
         echo(report.summary())
     if report.returncode != 0:
         raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
+    if report.nothing_selected or (not verbose and report.total == 0):
+        typer.echo(
+            f"warning: the selection matched nothing to build (exit code {int(ExitCode.NOTHING_SELECTED)})", err=True
+        )
+        raise typer.Exit(ExitCode.NOTHING_SELECTED)
 
 
 def sources_line() -> str:
@@ -253,6 +268,9 @@ def export(
     )
     typer.echo("", err=True)
     echo(f"wrote {result.rows:,} rows to {result.path} (sha256 {result.sha256})")
+    if result.rows == 0:
+        typer.echo(f"warning: no rows match these filters (exit code {int(ExitCode.NO_ROWS)})", err=True)
+        raise typer.Exit(ExitCode.NO_ROWS)
 
 
 kpi_app = typer.Typer(help="The KPI catalogue: MetricFlow metrics of the semantic layer.", no_args_is_help=True)
@@ -262,14 +280,56 @@ app.add_typer(kpi_app, name="kpi")
 @kpi_app.command("list")
 def kpi_list(
     module: Annotated[str | None, typer.Option(help="Only KPIs of this module, e.g. INSIDE_SALES")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
-    """Print the KPI registry: name, modules, object model, definition."""
+    """Print the KPI registry: name, modules, object model, label (`funnel kpi show NAME`: the definition)."""
     from orchestration.serving import list_kpis
 
     kpis = list_kpis(module)
-    for kpi in kpis:
-        echo(f"{kpi.name:<32} {','.join(kpi.modules):<36} {kpi.object_model:<22} {kpi.label}")
-    echo(f"{len(kpis)} KPIs")
+    rows = [(k.name, ",".join(k.modules), k.object_model, k.label) for k in kpis]
+    echo(render_table(["kpi", "modules", "object_model", "label"], rows, fmt))
+    if fmt == "table":
+        echo(f"{len(kpis)} KPIs")
+
+
+def render_table(columns: list[str], rows: list[tuple[object, ...]], fmt: str) -> str:
+    """Rows as an aligned table with a header (people), CSV or JSON Lines (machines)."""
+    import csv
+    import io
+    import json
+
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    if fmt == "json":
+        return "\n".join(json.dumps(dict(zip(columns, row, strict=True)), default=str) for row in rows)
+    if fmt != "table":
+        raise FunnelError(f"--format {fmt!r} is not a format", "use table, csv or json")
+    text = [["" if value is None else str(value) for value in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in text)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in text]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@kpi_app.command("show")
+def kpi_show(kpi: Annotated[str, typer.Argument(help="KPI name (funnel kpi list)")]) -> None:
+    """Print one KPI's definition: what it counts, how, from which table, for which modules."""
+    from orchestration.serving import list_kpis
+
+    found = {k.name: k for k in list_kpis(include_helpers=True)}
+    if kpi not in found:
+        raise FunnelError(f"unknown KPI {kpi!r}", "see `funnel kpi list` (a switched-off source's KPIs are not listed)")
+    item = found[kpi]
+    echo(f"{item.name} — {item.label}")
+    echo(f"  type:         {item.type}")
+    echo(f"  modules:      {', '.join(item.modules) or '-'}")
+    echo(f"  object model: {item.object_model or '-'}")
+    echo(f"  definition:   {item.description.replace('**', '')}")
 
 
 @kpi_app.command("query")
@@ -282,16 +342,32 @@ def kpi_query(
     start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD")] = None,
     show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL MetricFlow generated")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table (rounded), csv or json (exact values)")] = "table",
 ) -> None:
     """Answer a KPI from the semantic layer (MetricFlow on Postgres)."""
-    from orchestration.serving import query_kpi
+    from orchestration.serving import list_kpis, query_kpi
 
     answer = query_kpi(kpi, by or ["month"], where or [], start, end)
     if show_sql:
         echo(answer.sql)
-    echo("\t".join(answer.columns))
-    for row in answer.rows:
-        echo("\t".join("" if v is None else str(v) for v in row))
+    rows = answer.rows
+    if fmt == "table":
+        kinds = {k.name: k for k in list_kpis(include_helpers=True)}
+        rows = [tuple(human_value(column, value, kinds) for column, value in zip(answer.columns, row, strict=True))
+                for row in rows]  # fmt: skip
+    echo(render_table(answer.columns, rows, fmt))
+    if not answer.rows:
+        typer.echo(f"warning: no rows for these filters (exit code {int(ExitCode.NO_ROWS)})", err=True)
+        raise typer.Exit(ExitCode.NO_ROWS)
+
+
+def human_value(column: str, value: object, kpis: dict[str, object]) -> object:
+    """Rates as percentages with one decimal, other fractions rounded to two decimals."""
+    if not isinstance(value, float | Decimal) or isinstance(value, bool):
+        return value
+    if column in kpis and ("rate" in column or column.endswith("_share")):
+        return f"{float(value) * 100:.1f}%"
+    return f"{float(value):,.2f}"
 
 
 @app.command()
@@ -329,7 +405,7 @@ def reconcile(
     report = run_reconcile(scratch_schema, source_dt=source_dt, timezone=timezone, target=target)
     echo(format_report(report))
     if not report.ok:
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.AUDIT_MISMATCH)
 
 
 @app.command()

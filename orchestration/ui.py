@@ -8,8 +8,10 @@ PostgreSQL (dagster-postgres; created if missing, FUNNEL_DAGSTER_DB overrides th
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -65,11 +67,37 @@ def serve_ui(
     env = prepare_dagster_home(home, database)
     print(f"Dagster UI on http://{host}:{port} (instance {env['DAGSTER_HOME']}); Ctrl-C stops it", flush=True)
     # Run from DAGSTER_HOME: the repo's dagster.yaml is a template, not an instance to pick up from the cwd.
-    process = subprocess.Popen(ui_command(host, port), env=env, cwd=env["DAGSTER_HOME"])
+    # In a process group of its own, so that stopping `funnel ui` (Ctrl-C, or SIGTERM from a service manager)
+    # stops the webserver, the daemon and the code servers with it.
+    process = subprocess.Popen(ui_command(host, port), env=env, cwd=env["DAGSTER_HOME"], start_new_session=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        _stop_group(process)
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return process.wait()
-    except KeyboardInterrupt:  # the terminal sent SIGINT to dagster dev too; let it shut down its children
-        return process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """SIGTERM to the whole group (dagster dev shuts its children down), SIGKILL what is left after `grace`."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
 
 
 def serve_docs(port: int = 8080, host: str = "127.0.0.1") -> int:

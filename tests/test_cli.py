@@ -94,3 +94,18 @@ def test_generate_then_load_reports_every_file(wh, tmp_path: Path) -> None:
     assert changed.returncode == 1
     assert "changed since they were loaded: stages.csv" in changed.stderr
     assert "--replace" in changed.stderr
+
+
+def test_exit_codes_tell_outcomes_apart(wh, tmp_path: Path) -> None:
+    """4: a file rejected entirely; 5: a selection that matches nothing (README "Exit codes")."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "bad_leads.csv").write_text("lead_id,quote_number,reason,flagged_at\nL1,Q1,spam,2024-01-02\n")
+    (folder / "lost_leads.csv").write_text("wrong,header\n1,2\n")
+    loaded = funnel("load", str(folder), "--source", "field_crm")
+    assert loaded.returncode == 4, loaded.stdout + loaded.stderr
+    assert "warning: 1 file(s) had rejects" in loaded.stderr and "raw.load_rejects" in loaded.stderr
+    nothing = funnel("build", "--select", "doesnotexist")
+    assert nothing.returncode == 5, nothing.stdout + nothing.stderr
+    assert "the selection matched nothing to build" in nothing.stderr
+    assert "Traceback" not in nothing.stderr + loaded.stderr

@@ -129,3 +129,30 @@ def test_a_backfill_of_ten_days_launched_through_graphql_is_one_run(ui) -> None:
         days[0],
         days[-1],
     )
+
+
+def _processes_of(home: Path) -> list[int]:
+    """Pids of the processes started for this Dagster home (found by DAGSTER_HOME in their environment)."""
+    marker = f"DAGSTER_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_sigterm_to_funnel_ui_stops_the_webserver_and_daemon(ui) -> None:  # type: ignore[no-untyped-def]
+    """Last in the module: a service manager's SIGTERM to `funnel ui` alone stops everything it started."""
+    _, process, home = ui
+    started = _processes_of(home)
+    assert len(started) >= 2, started  # dagster dev, webserver, daemon, code server
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while _processes_of(home) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_of(home) == []
