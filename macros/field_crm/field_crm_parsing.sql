@@ -3,7 +3,8 @@
 
   Every macro returns one SQL expression over text, returns null for what it cannot parse (never raises), and is
   safe under constant folding (guards come before any cast that could fail), so dbt unit tests on literal inputs
-  behave like runs on tables. Staging records a reject reason whenever a non-blank value parses to null.
+  behave like runs on tables. Staging records a reject reason whenever a non-blank date, number or code parses to null;
+  an unreadable amount keeps its row (null amount, an exception row naming the value).
 
   Text folding does not rely on the database locale (the embedded server runs with the C locale, where lower()
   leaves 'Ü' alone): Latin-1 capitals are lower-cased with an explicit map first.
@@ -188,13 +189,23 @@
 
 {#-
   Money text -> numeric(16, 2): "1234.5", "1,234.50", "$1,234.50", "-$12", "$-12" (rounded to cents).
-  Blank, "n/a", "TBD", "#VALUE!" and anything else -> null.
+  Blank, "n/a", "TBD", "#VALUE!" and anything else -> null. An unreadable amount does not reject its row: staging
+  keeps the booking / job with an empty amount and names the value (field_crm_unreadable_value), and
+  field_service_exceptions lists it.
 -#}
 {% macro field_crm_parse_money(expr) -%}
     case
         when btrim({{ expr }}) ~ '^(-\$?|\$-?)?[[:space:]]*([0-9]{1,12}|[0-9]{1,3}(,[0-9]{3}){1,3})(\.[0-9]{1,6})?$'
             then round(regexp_replace(btrim({{ expr }}), '[$,[:space:]]', '', 'g')::numeric, 2)::numeric(16, 2)
     end
+{%- endmacro %}
+
+{#-
+  The raw text (trimmed) of a value that is not blank but does not parse (`parsed` is null), else null: what
+  staging keeps beside an amount it could not read, so the row stays and the exception can name the value.
+-#}
+{% macro field_crm_unreadable_value(column, parsed) -%}
+    case when btrim({{ column }}) <> '' and {{ parsed }} is null then btrim({{ column }}) end
 {%- endmacro %}
 
 {#- Whole non-negative number text ("42") -> integer; anything else -> null. -#}

@@ -1,7 +1,10 @@
 {#-
   One row per customer resolved from the normalised e-mail, else the phone (int_field_service__customer_contacts),
   with a surrogate key and a timeline. Keys and dates only: names, e-mails and phones stay in the restricted
-  intermediate model. Jobs, revenue and transactions count BOOKED and CLOSED jobs only.
+  intermediate model. Jobs count BOOKED and CLOSED jobs; revenue and transactions done jobs only. As of the as-of date
+  (macro as_of_date: source_dt, or a later build's date in a backfill): only leads, bookings and jobs dated on
+  or before it count in the timeline. Every customer the facts refer to is listed (a dimension), with zero
+  counts while all its records are dated later.
 -#}
 with
 
@@ -23,7 +26,9 @@ leads as (
         branch_key,
         created_date
     from {{ ref('int_field_service__leads_enriched') }}
-    where customer_id is not null
+    where
+        customer_id is not null
+        and (created_date is null or created_date <= {{ as_of_date() }})
 
 ),
 
@@ -34,7 +39,9 @@ bookings as (
         opportunity_id,
         booked_date
     from {{ ref('fct_booked_opportunities') }}
-    where customer_id is not null
+    where
+        customer_id is not null
+        and (booked_date is null or booked_date <= {{ as_of_date() }})
 
 ),
 
@@ -49,7 +56,9 @@ jobs as (
         recognised_revenue,
         job_date
     from {{ ref('fct_jobs') }}
-    where customer_id is not null
+    where
+        customer_id is not null
+        and (job_date is null or job_date <= {{ as_of_date() }})
 
 ),
 

@@ -1,6 +1,8 @@
 {#-
   One row per booked opportunity. Sales person, branch and lead source: the booking's own spelling when it
   resolves, else its lead's. Region and consent: its lead's; for an orphan (no lead) its branch's region.
+  An estimated amount that could not be read ('TBD', '#VALUE!') is null and flagged (is_amount_unreadable): the
+  booking still counts, with no value (field_service_exceptions names the value).
 -#}
 with
 
@@ -13,6 +15,7 @@ bookings as (
         branch,
         lead_source,
         estimated_amount,
+        unreadable_estimated_amount,
         booked_at,
         booked_date
     from {{ ref('stg_field_crm__booked_opportunities') }}
@@ -85,6 +88,7 @@ resolved as (
         {{ field_crm_resolved_key('bookings.branch', 'branch_variants') }} as branch_key,
         {{ field_crm_resolved_key('bookings.lead_source', 'lead_source_variants') }} as lead_source_key,
         bookings.estimated_amount,
+        bookings.unreadable_estimated_amount is not null as is_amount_unreadable,
         bookings.booked_at,
         bookings.booked_date
     from bookings
@@ -117,6 +121,7 @@ joined as (
         coalesce(leads.region, branch_regions.region) as region,
         coalesce(leads.gdpr_consent, '{{ var("compliance_default_consent", "unknown") }}') as gdpr_consent,
         resolved.estimated_amount,
+        resolved.is_amount_unreadable,
         coalesce(quotes.has_job, false) as has_job,
         not coalesce(quotes.has_lead, false) as is_orphan,
         coalesce(quotes.is_flagged_bad, false) as is_lead_flagged_bad,
@@ -151,6 +156,7 @@ final as (
         joined.region,
         joined.gdpr_consent,
         joined.estimated_amount,
+        joined.is_amount_unreadable,
         joined.has_job,
         joined.is_orphan,
         joined.is_lead_flagged_bad,
@@ -176,6 +182,7 @@ select
     region,
     gdpr_consent,
     estimated_amount,
+    is_amount_unreadable,
     has_job,
     is_orphan,
     is_lead_flagged_bad,

@@ -1,7 +1,17 @@
 {#-
-  One row per job. Only BOOKED and CLOSED jobs count as revenue (is_revenue_job); cancelled jobs are kept and
-  flagged. A transaction is a revenue job with a revenue amount (metrics_daily). Sales person and branch: the
-  job's own spelling when it resolves, else its booking's; lead source: its booking's. Orphan: no booking.
+  One row per job. Status semantics (seed field_crm_statuses):
+    is_revenue_job  BOOKED or CLOSED (not cancelled, not unknown): the job is or was meant to bring revenue;
+    is_done         CLOSED (closed / completed / done) and dated on or before the as-of date: it happened;
+    is_scheduled    a revenue job that is not done: BOOKED (booked / scheduled), or CLOSED but dated after
+                    the as-of date (nothing dated after it counts as happened);
+    is_cancelled    CANCELLED: kept and flagged.
+  The as-of date is source_dt, or a later build's in a backfill (macro as_of_date; this table is rebuilt on
+  every run). recognised_revenue is the revenue of done jobs only; a transaction is a done job with a revenue
+  amount. The incremental KPI tables decide by the status alone (fct_lead_conversions, metrics_daily) and hold
+  no day after source_dt, which is the same for their days. A revenue that could not be read is null
+  (is_revenue_unreadable; field_service_exceptions):
+  the job still counts, with no amount. Sales person and branch: the job's own spelling when it resolves, else
+  its booking's; lead source: its booking's. Orphan: no booking.
 -#}
 with
 
@@ -16,6 +26,7 @@ jobs as (
         origin_city,
         destination_city,
         revenue_amount,
+        unreadable_revenue,
         is_revenue_job,
         is_cancelled,
         job_date
@@ -101,7 +112,9 @@ resolved as (
         jobs.origin_city,
         jobs.destination_city,
         jobs.revenue_amount,
+        jobs.unreadable_revenue is not null as is_revenue_unreadable,
         jobs.is_revenue_job,
+        jobs.job_status = 'CLOSED' and jobs.job_date <= {{ as_of_date() }} as is_done,
         jobs.is_cancelled,
         jobs.job_date
     from jobs
@@ -138,10 +151,12 @@ joined as (
         resolved.origin_city,
         resolved.destination_city,
         resolved.revenue_amount,
-        case when resolved.is_revenue_job then coalesce(resolved.revenue_amount, 0) else 0 end
-            as recognised_revenue,
+        resolved.is_revenue_unreadable,
+        case when resolved.is_done then coalesce(resolved.revenue_amount, 0) else 0 end as recognised_revenue,
         resolved.is_revenue_job,
-        resolved.is_revenue_job and resolved.revenue_amount is not null as is_transaction,
+        resolved.is_done,
+        resolved.is_revenue_job and not resolved.is_done as is_scheduled,
+        resolved.is_done and resolved.revenue_amount is not null as is_transaction,
         resolved.is_cancelled,
         not coalesce(quotes.has_booking, false) as is_orphan,
         resolved.job_date,
@@ -178,8 +193,11 @@ final as (
         joined.origin_city,
         joined.destination_city,
         joined.revenue_amount,
+        joined.is_revenue_unreadable,
         joined.recognised_revenue,
         joined.is_revenue_job,
+        joined.is_done,
+        joined.is_scheduled,
         joined.is_transaction,
         joined.is_cancelled,
         joined.is_orphan,
@@ -206,8 +224,11 @@ select
     origin_city,
     destination_city,
     revenue_amount,
+    is_revenue_unreadable,
     recognised_revenue,
     is_revenue_job,
+    is_done,
+    is_scheduled,
     is_transaction,
     is_cancelled,
     is_orphan,

@@ -6,7 +6,12 @@
     bad        the lead was flagged bad (bad_leads.csv flagged_at);
     booked     the quote was booked (booked_opportunities.csv booked_at); value = estimated amount;
     lost       the quote was lost (lost_leads.csv lost_at);
-    converted  a BOOKED or CLOSED job for the quote (jobs.csv job_date); value = recognised revenue.
+    scheduled  a BOOKED job of the quote (booked / scheduled: not done), on its job date; no value;
+    converted  a CLOSED job of the quote (closed / completed / done), on its job date; value = its revenue (0 when
+               blank or unreadable). Cancelled and unknown-status jobs are no events.
+  Event types follow the job's status alone, not source_dt: the table is not cut at source_dt (events dated later
+  are kept), the KPI tables built on it count only dates up to source_dt, so a job dated after source_dt never
+  counts as done there, and an incremental window does not depend on the source_dt this table was built at.
   Attribution: the event record's own sales person / branch when they resolve, else its lead's (fct_* rules).
   days_in_previous_status = days since the lifecycle's previous event (ordered by date, then the order above).
 -#}
@@ -93,8 +98,8 @@ jobs as (
         lead_source_key,
         region,
         gdpr_consent,
-        recognised_revenue,
-        is_revenue_job,
+        job_status,
+        revenue_amount,
         job_date
     from {{ ref('fct_jobs') }}
 
@@ -226,6 +231,21 @@ deal_events as (
     union all
     select
         job_id as record_id,
+        'scheduled' as event_type,
+        lead_id,
+        quote_number,
+        opportunity_id,
+        job_id,
+        sales_person_key,
+        branch_key,
+        null::numeric(16, 2) as conversion_value,
+        false as is_event_date_estimated,
+        job_date as event_date
+    from jobs
+    where job_status = 'BOOKED'
+    union all
+    select
+        job_id as record_id,
         'converted' as event_type,
         lead_id,
         quote_number,
@@ -233,11 +253,11 @@ deal_events as (
         job_id,
         sales_person_key,
         branch_key,
-        recognised_revenue as conversion_value,
+        coalesce(revenue_amount, 0) as conversion_value,
         false as is_event_date_estimated,
         job_date as event_date
     from jobs
-    where is_revenue_job
+    where job_status = 'CLOSED'
 
 ),
 
@@ -313,7 +333,8 @@ attributed as (
             when 'bad' then 3
             when 'booked' then 4
             when 'lost' then 5
-            when 'converted' then 6
+            when 'scheduled' then 6
+            when 'converted' then 7
         end as event_order,
         case events.event_type
             when 'created' then 'NEW'
@@ -321,6 +342,7 @@ attributed as (
             when 'bad' then 'BAD'
             when 'booked' then 'BOOKED'
             when 'lost' then 'LOST'
+            when 'scheduled' then 'SCHEDULED'
             when 'converted' then 'CONVERTED'
         end as event_status,
         events.lead_id,

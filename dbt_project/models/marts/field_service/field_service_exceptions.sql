@@ -6,6 +6,10 @@
     orphan_booking / orphan_loss                                 booked or lost quote whose lead is not in leads;
     orphan_job                                                   job whose quote has no booking;
     orphan_bad_flag                                              bad flag for a lead_id not in leads;
+    unreadable_booking_amount / unreadable_job_revenue           a booking / job whose amount is not a money
+                                                                 amount ('TBD', '#VALUE!', 'n/a'): staged with
+                                                                 an empty amount; subject = the booking / job id,
+                                                                 detail names the value as written;
     rejected_rows                                                rows of a file that could not be staged
                                                                  (reasons in stg_field_crm__rejects).
 -#}
@@ -38,10 +42,25 @@ leads as (
 jobs as (
 
     select
+        job_id,
         job_status_raw,
         is_status_known,
-        _source_file
+        unreadable_revenue,
+        _source_file,
+        _source_line
     from {{ ref('stg_field_crm__jobs') }}
+
+),
+
+bookings as (
+
+    select
+        opportunity_id,
+        unreadable_estimated_amount,
+        _source_file,
+        _source_line
+    from {{ ref('stg_field_crm__booked_opportunities') }}
+    where unreadable_estimated_amount is not null
 
 ),
 
@@ -156,6 +175,33 @@ orphans as (
 
 ),
 
+unreadable_amounts as (
+
+    select
+        opportunity_id as subject,
+        _source_file as first_seen_file,
+        1 as occurrences,
+        'unreadable_booking_amount' as exception_type,
+        'estimated_amount is not a money amount: ' || quote_literal(unreadable_estimated_amount)
+        || ' (' || _source_file || ':' || _source_line || '); the booking is kept with an empty amount'
+            as detail,
+        'correct the amount in the CRM and re-export the booking' as suggested_action
+    from bookings
+    union all
+    select
+        job_id as subject,
+        _source_file as first_seen_file,
+        1 as occurrences,
+        'unreadable_job_revenue' as exception_type,
+        'revenue is not a money amount: ' || quote_literal(unreadable_revenue)
+        || ' (' || _source_file || ':' || _source_line || '); the job is kept with an empty revenue'
+            as detail,
+        'correct the revenue in the CRM and re-export the job' as suggested_action
+    from jobs
+    where unreadable_revenue is not null
+
+),
+
 rejected_rows as (
 
     select
@@ -198,6 +244,15 @@ unioned as (
         first_seen_file,
         suggested_action
     from orphans
+    union all
+    select
+        exception_type,
+        subject,
+        detail,
+        occurrences,
+        first_seen_file,
+        suggested_action
+    from unreadable_amounts
     union all
     select
         exception_type,

@@ -9,10 +9,12 @@
 }}
 {#-
   Lead funnel per business day, lead source, branch, sales person and region: how many lifecycle events of
-  each type happened that day (fct_lead_conversions), and period conversion rates (events of the period over
-  leads created in the period, not cohorts). A run replaces the window [source_dt - backfill_period, source_dt]
-  (macros/incremental_window.sql); a row depends only on the events of its own day. data_retention_date: the
-  latest of its events' (a purge that removes them all removes the row).
+  each type happened that day (fct_lead_conversions), and flow ratios (events of the period over events of the
+  period, e.g. bookings of the day / leads created that day: not a share of anything, may exceed 1; the cohort
+  conversion is in lead_cohort_monthly). Jobs done = CLOSED jobs; scheduled (not done) jobs are counted apart.
+  A run replaces the window [source_dt - backfill_period, source_dt] (macros/incremental_window.sql); a row
+  depends only on the events of its own day (no day after source_dt). data_retention_date: the latest of its
+  events' (a purge that removes them all removes the row).
 -#}
 with
 
@@ -44,6 +46,7 @@ counted as (
         count(*) filter (where event_type = 'quoted') as quoted_count,
         count(*) filter (where event_type = 'booked') as booked_count,
         count(*) filter (where event_type = 'converted') as jobs_done_count,
+        count(*) filter (where event_type = 'scheduled') as jobs_scheduled_count,
         count(*) filter (where event_type = 'lost') as lost_count,
         count(*) filter (where event_type = 'bad') as bad_count,
         coalesce(sum(conversion_value) filter (where event_type = 'booked'), 0) as booked_value,
@@ -67,13 +70,17 @@ final as (
         quoted_count::integer as quoted_count,
         booked_count::integer as booked_count,
         jobs_done_count::integer as jobs_done_count,
+        jobs_scheduled_count::integer as jobs_scheduled_count,
         lost_count::integer as lost_count,
         bad_count::integer as bad_count,
         booked_value::numeric(16, 2) as booked_value,
         revenue::numeric(16, 2) as revenue,
-        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
-        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
-        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
+        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4)
+            as bookings_per_lead_flow_rate,
+        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4)
+            as jobs_done_per_booking_flow_rate,
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4)
+            as jobs_done_per_lead_flow_rate
     from counted
 
 )
@@ -88,12 +95,13 @@ select
     quoted_count,
     booked_count,
     jobs_done_count,
+    jobs_scheduled_count,
     lost_count,
     bad_count,
     booked_value,
     revenue,
-    lead_to_booked_rate,
-    booked_to_job_rate,
-    lead_to_job_rate,
+    bookings_per_lead_flow_rate,
+    jobs_done_per_booking_flow_rate,
+    jobs_done_per_lead_flow_rate,
     data_retention_date
 from final

@@ -8,8 +8,8 @@
     )
 }}
 {#-
-  lead_funnel_daily rolled up to business months (funnel_month = first day). A run replaces every month the
-  daily window touches, re-summed from all the daily rows of that month.
+  lead_funnel_daily rolled up to business months (funnel_month = first day), flow ratios recomputed from the
+  sums. A run replaces every month the daily window touches, re-summed from all the daily rows of that month.
 -#}
 with
 
@@ -25,6 +25,7 @@ daily as (
         quoted_count,
         booked_count,
         jobs_done_count,
+        jobs_scheduled_count,
         lost_count,
         bad_count,
         booked_value,
@@ -47,6 +48,7 @@ summed as (
         sum(quoted_count) as quoted_count,
         sum(booked_count) as booked_count,
         sum(jobs_done_count) as jobs_done_count,
+        sum(jobs_scheduled_count) as jobs_scheduled_count,
         sum(lost_count) as lost_count,
         sum(bad_count) as bad_count,
         sum(booked_value) as booked_value,
@@ -70,13 +72,17 @@ final as (
         quoted_count::integer as quoted_count,
         booked_count::integer as booked_count,
         jobs_done_count::integer as jobs_done_count,
+        jobs_scheduled_count::integer as jobs_scheduled_count,
         lost_count::integer as lost_count,
         bad_count::integer as bad_count,
         booked_value::numeric(16, 2) as booked_value,
         revenue::numeric(16, 2) as revenue,
-        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booked_rate,
-        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4) as booked_to_job_rate,
-        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_rate
+        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4)
+            as bookings_per_lead_flow_rate,
+        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4)
+            as jobs_done_per_booking_flow_rate,
+        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4)
+            as jobs_done_per_lead_flow_rate
     from summed
 
 )
@@ -91,12 +97,13 @@ select
     quoted_count,
     booked_count,
     jobs_done_count,
+    jobs_scheduled_count,
     lost_count,
     bad_count,
     booked_value,
     revenue,
-    lead_to_booked_rate,
-    booked_to_job_rate,
-    lead_to_job_rate,
+    bookings_per_lead_flow_rate,
+    jobs_done_per_booking_flow_rate,
+    jobs_done_per_lead_flow_rate,
     data_retention_date
 from final

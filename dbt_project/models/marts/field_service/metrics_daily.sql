@@ -9,10 +9,12 @@
 }}
 {#-
   Daily sales KPIs (seed "Simple Analytics Platform"), one row per business day from the first transaction up to
-  source_dt (days without sales included, as zeros). A transaction is a BOOKED or CLOSED job with a revenue
-  amount, dated on its job date. New customers: customers whose first transaction ever is that day;
-  cumulative_customers: customers with a first transaction on or before it. Every value depends only on the data
-  and the row's date, so an incremental run equals a full refresh.
+  source_dt (days without sales included, as zeros). A transaction is a done job - status CLOSED (closed /
+  completed / done) - with a revenue amount, dated on its job date; scheduled (BOOKED) jobs are none, and no day
+  after source_dt is counted. New customers: customers whose first transaction ever is that day;
+  cumulative_customers: customers with a first transaction on or before it. Transactions are decided by the job's
+  status, not by fct_jobs' as-of flags, and first transactions are taken from fct_jobs here: every value depends
+  only on the data and the row's date, so an incremental run equals a full refresh.
 -#}
 with
 
@@ -23,7 +25,7 @@ jobs as (
         revenue_amount,
         job_date
     from {{ ref('fct_jobs') }}
-    where is_transaction
+    where job_status = 'CLOSED' and revenue_amount is not null
 
 ),
 
@@ -31,9 +33,10 @@ customers as (
 
     select
         customer_id,
-        first_transaction_date
-    from {{ ref('dim_customers') }}
-    where first_transaction_date is not null
+        min(job_date) as first_transaction_date
+    from jobs
+    where customer_id is not null
+    group by customer_id
 
 ),
 

@@ -8,23 +8,29 @@
     )
 }}
 {#-
-  Per business month, sales person and branch: quotes, bookings, jobs done, revenue (fct_lead_conversions, by
-  event date and the event's attribution), close rate = bookings / quotes, and the call metrics of
-  user_performance (names resolved like everywhere else). A run replaces every month the window touches.
+  Per business month, sales person and branch: quotes, bookings, jobs done (CLOSED jobs), booked value and
+  revenue, summed from the days of lead_funnel_daily (the events of fct_lead_conversions by event date and the
+  event's attribution; no day after source_dt), the flow ratio bookings of the month / quotes of the month
+  (bookings_per_quote_flow_rate: not a share, may exceed 1), and the call metrics of user_performance (names
+  resolved like everywhere else). A run replaces every month the window touches, re-summed from all the daily rows
+  of that month (as lead_funnel_monthly).
 -#}
 -- depends_on: {{ ref('int_field_service__branch_regions') }}
 with
 
-events as (
+funnel_days as (
 
     select
-        event_date,
-        event_type,
+        funnel_date,
         sales_person_key,
         branch_key,
-        conversion_value
-    from {{ ref('fct_lead_conversions') }}
-    where {{ window_filter('event_date', 'month') }}
+        quoted_count,
+        booked_count,
+        jobs_done_count,
+        booked_value,
+        revenue
+    from {{ ref('lead_funnel_daily') }}
+    where {{ window_filter('funnel_date', 'month') }}
 
 ),
 
@@ -68,14 +74,14 @@ event_totals as (
     select
         sales_person_key,
         branch_key,
-        date_trunc('month', event_date)::date as performance_month,
-        count(*) filter (where event_type = 'quoted') as quotes_count,
-        count(*) filter (where event_type = 'booked') as bookings_count,
-        count(*) filter (where event_type = 'converted') as jobs_count,
-        coalesce(sum(conversion_value) filter (where event_type = 'booked'), 0) as booked_value,
-        coalesce(sum(conversion_value) filter (where event_type = 'converted'), 0) as revenue
-    from events
-    group by date_trunc('month', event_date)::date, sales_person_key, branch_key
+        date_trunc('month', funnel_date)::date as performance_month,
+        sum(quoted_count) as quotes_count,
+        sum(booked_count) as bookings_count,
+        sum(jobs_done_count) as jobs_count,
+        sum(booked_value) as booked_value,
+        sum(revenue) as revenue
+    from funnel_days
+    group by date_trunc('month', funnel_date)::date, sales_person_key, branch_key
 
 ),
 
@@ -132,7 +138,7 @@ final as (
         coalesce(event_totals.booked_value, 0)::numeric(16, 2) as booked_value,
         coalesce(event_totals.revenue, 0)::numeric(16, 2) as revenue,
         round(event_totals.bookings_count::numeric / nullif(event_totals.quotes_count, 0), 4)::numeric(12, 4)
-            as close_rate,
+            as bookings_per_quote_flow_rate,
         round(call_totals.calls_answered::numeric / nullif(call_totals.calls_made, 0), 4)::numeric(12, 4)
             as call_answer_rate
     from event_totals
@@ -157,6 +163,6 @@ select
     call_days_count,
     booked_value,
     revenue,
-    close_rate,
+    bookings_per_quote_flow_rate,
     call_answer_rate
 from final

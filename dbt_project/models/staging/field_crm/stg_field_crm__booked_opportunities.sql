@@ -1,4 +1,7 @@
-{#- Booked opportunities: one row per opportunity_id, typed (estimated amount in money). -#}
+{#-
+  Booked opportunities: one row per opportunity_id, typed (estimated amount in money; null when blank or
+  unreadable, the unreadable text in unreadable_estimated_amount).
+-#}
 with
 
 booked_opportunities as (
@@ -14,6 +17,7 @@ booked_opportunities as (
         lead_source_name_key,
         customer_email,
         estimated_amount,
+        unreadable_estimated_amount,
         booked_at,
         booked_date,
         _source_file,
@@ -38,6 +42,7 @@ final as (
         lead_source_name_key,
         customer_email,
         estimated_amount,
+        unreadable_estimated_amount,
         booked_at,
         booked_date,
         _source_file,
@@ -59,6 +64,7 @@ select
     lead_source_name_key,
     customer_email,
     estimated_amount,
+    unreadable_estimated_amount,
     booked_at,
     booked_date,
     _source_file,

@@ -1,6 +1,7 @@
 {#-
-  Jobs: one row per job_id, typed and normalised; status mapped through the seed field_crm_statuses. Only BOOKED
-  and CLOSED jobs count as revenue; cancelled jobs are kept and flagged.
+  Jobs: one row per job_id, typed and normalised; status mapped through the seed field_crm_statuses. BOOKED and
+  CLOSED jobs are revenue jobs (fct_jobs recognises the revenue of done ones only); cancelled jobs are kept and flagged. A revenue that could not be read is null,
+  its raw text in unreadable_revenue.
 -#}
 with
 
@@ -12,6 +13,7 @@ jobs as (
         job_date,
         status_folded,
         revenue,
+        unreadable_revenue,
         sales_person,
         sales_person_name_key,
         branch,
@@ -53,6 +55,7 @@ final as (
         jobs.origin_city,
         jobs.destination_city,
         jobs.revenue as revenue_amount,
+        jobs.unreadable_revenue,
         jobs.job_date,
         jobs._source_file,
         jobs._source_line,
@@ -81,6 +84,7 @@ select
     origin_city,
     destination_city,
     revenue_amount,
+    unreadable_revenue,
     is_status_known,
     is_revenue_job,
     is_cancelled,

@@ -1,7 +1,8 @@
 {#-
   Raw rows of every field_crm table that could not be staged, with the reason: a required value missing, a value
-  that does not parse (date, money, number, consent), or a row superseded by a later version of the same key.
-  Exact duplicates are not rejects (they are collapsed; see stg_field_crm__file_reconciliation).
+  that does not parse (date, number, consent), or a row superseded by a later version of the same key.
+  Exact duplicates are not rejects (they are collapsed; see stg_field_crm__file_reconciliation). An unreadable
+  money amount is not a reject either: the row is staged with an empty amount (field_service_exceptions).
 -#}
 with
 

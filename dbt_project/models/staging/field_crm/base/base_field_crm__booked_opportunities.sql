@@ -1,6 +1,8 @@
 {#-
   Every raw booked opportunity, parsed, with its disposition: staged, duplicate (an exact copy of an earlier row) or
-  rejected (with the reason). stg_field_crm__booked_opportunities keeps the staged rows.
+  rejected (with the reason). stg_field_crm__booked_opportunities keeps the staged rows. An unreadable estimated
+  amount ('TBD', '#VALUE!') does not reject the row: it is staged with a null amount and the raw text kept in
+  unreadable_estimated_amount (listed in field_service_exceptions).
   A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
 -#}
 {{ config(materialized='table') }}
@@ -136,6 +138,8 @@ parsed as (
         {{ field_crm_blank_to_null('quote_number') }} as quote_number,
         booked_at_value as booked_at,
         {{ field_crm_parse_money('estimated_amount') }} as estimated_amount,
+        {{ field_crm_unreadable_value('estimated_amount', field_crm_parse_money('estimated_amount')) }}
+            as unreadable_estimated_amount,
         sales_person,
         sales_person_name_key,
         branch,
@@ -149,10 +153,7 @@ parsed as (
                 '; ',
                 {{ field_crm_reason('opportunity_id') }},
                 {{ field_crm_reason('quote_number') }},
-                {{ field_crm_reason('booked_at', 'booked_at_value', 'date') }},
-                {{ field_crm_reason(
-                    'estimated_amount', field_crm_parse_money('estimated_amount'), 'money amount', false
-                ) }}
+                {{ field_crm_reason('booked_at', 'booked_at_value', 'date') }}
             ),
             ''
         ) as parse_errors,
@@ -173,6 +174,7 @@ versioned as (
         quote_number,
         booked_at,
         estimated_amount,
+        unreadable_estimated_amount,
         sales_person,
         sales_person_name_key,
         branch,
@@ -206,6 +208,7 @@ final as (
         quote_number,
         booked_at,
         estimated_amount,
+        unreadable_estimated_amount,
         sales_person,
         sales_person_name_key,
         branch,
@@ -242,6 +245,7 @@ select
     booked_at,
     booked_date,
     estimated_amount,
+    unreadable_estimated_amount,
     sales_person,
     sales_person_name_key,
     branch,

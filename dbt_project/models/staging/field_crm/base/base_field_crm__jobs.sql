@@ -1,6 +1,8 @@
 {#-
   Every raw job, parsed, with its disposition: staged, duplicate (an exact copy of an earlier row) or
-  rejected (with the reason). stg_field_crm__jobs keeps the staged rows.
+  rejected (with the reason). stg_field_crm__jobs keeps the staged rows. An unreadable revenue ('n/a') does not
+  reject the row: it is staged with a null revenue and the raw text kept in unreadable_revenue (listed in
+  field_service_exceptions).
   A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
 -#}
 {{ config(materialized='table') }}
@@ -148,6 +150,7 @@ parsed as (
         job_date_value as job_date,
         {{ field_crm_fold_status('status') }} as status_folded,
         {{ field_crm_parse_money('revenue') }} as revenue,
+        {{ field_crm_unreadable_value('revenue', field_crm_parse_money('revenue')) }} as unreadable_revenue,
         sales_person,
         sales_person_name_key,
         branch,
@@ -162,8 +165,7 @@ parsed as (
                 {{ field_crm_reason('job_id') }},
                 {{ field_crm_reason('quote_number') }},
                 {{ field_crm_reason('job_date', 'job_date_value', 'date') }},
-                {{ field_crm_reason('status') }},
-                {{ field_crm_reason('revenue', field_crm_parse_money('revenue'), 'money amount', false) }}
+                {{ field_crm_reason('status') }}
             ),
             ''
         ) as parse_errors,
@@ -185,6 +187,7 @@ versioned as (
         job_date,
         status_folded,
         revenue,
+        unreadable_revenue,
         sales_person,
         sales_person_name_key,
         branch,
@@ -219,6 +222,7 @@ final as (
         job_date,
         status_folded,
         revenue,
+        unreadable_revenue,
         sales_person,
         sales_person_name_key,
         branch,
@@ -254,6 +258,7 @@ select
     job_date,
     status_folded,
     revenue,
+    unreadable_revenue,
     sales_person,
     sales_person_name_key,
     branch,

@@ -1,0 +1,141 @@
+{#-
+  Cohort conversion of the leads created in a business month (cohort_month = first day), per lead source,
+  branch, sales person and region of the lead (fct_lead_conversions 'created' events), as of the as-of date
+  (written source_dt below: it is source_dt, or a later build's date in a backfill; macro as_of_date):
+    leads_count                        leads created in the month, on or before source_dt;
+    leads_booked_count                 of them, the leads with a booking dated on or before source_dt (ever);
+    leads_30_days_observed_count       of them, the leads created at least 30 days before source_dt;
+    leads_booked_within_30_days_count  of those, the leads whose first booking is at most 30 days after creation;
+    leads_job_done_count               of all of them, the leads with a done job (CLOSED, dated <= source_dt);
+  and the shares lead_to_booking_rate, lead_to_booking_30_day_rate and lead_to_job_done_rate (each numerator is a
+  subset of its denominator, so a share is never above 1). A booking belongs to the lead of its quote
+  (fct_booked_opportunities.lead_id); orphan bookings belong to no cohort. Not incremental: a later booking
+  changes an old cohort, so the table is rebuilt whole as of source_dt on every run.
+-#}
+with
+
+lead_events as (
+
+    select
+        lead_id,
+        event_type,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        event_date,
+        data_retention_date
+    from {{ ref('fct_lead_conversions') }}
+    where
+        event_type in ('created', 'booked', 'converted')
+        and lead_id is not null
+        and event_date <= {{ as_of_date() }}
+
+),
+
+leads as (
+
+    select
+        lead_id,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        data_retention_date,
+        event_date as created_date
+    from lead_events
+    where event_type = 'created'
+
+),
+
+outcomes as (
+
+    select
+        lead_id,
+        min(event_date) filter (where event_type = 'booked') as first_booked_date,
+        min(event_date) filter (where event_type = 'converted') as first_job_done_date
+    from lead_events
+    where event_type in ('booked', 'converted')
+    group by lead_id
+
+),
+
+cohort_leads as (
+
+    select
+        leads.lead_id,
+        leads.lead_source_key,
+        leads.branch_key,
+        leads.sales_person_key,
+        leads.region,
+        leads.data_retention_date,
+        date_trunc('month', leads.created_date)::date as cohort_month,
+        outcomes.first_booked_date is not null as is_booked,
+        outcomes.first_job_done_date is not null as is_job_done,
+        leads.created_date + 30 <= {{ as_of_date() }} as is_30_days_observed,
+        coalesce(outcomes.first_booked_date <= leads.created_date + 30, false) as is_booked_within_30_days
+    from leads
+    left join outcomes
+        on leads.lead_id = outcomes.lead_id
+
+),
+
+counted as (
+
+    select
+        cohort_month,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        count(*) as leads_count,
+        count(*) filter (where is_booked) as leads_booked_count,
+        count(*) filter (where is_30_days_observed) as leads_30_days_observed_count,
+        count(*) filter (where is_30_days_observed and is_booked_within_30_days)
+            as leads_booked_within_30_days_count,
+        count(*) filter (where is_job_done) as leads_job_done_count,
+        max(data_retention_date) as data_retention_date
+    from cohort_leads
+    group by cohort_month, lead_source_key, branch_key, sales_person_key, region
+
+),
+
+final as (
+
+    select
+        cohort_month,
+        lead_source_key,
+        branch_key,
+        sales_person_key,
+        region,
+        data_retention_date,
+        leads_count::integer as leads_count,
+        leads_booked_count::integer as leads_booked_count,
+        leads_30_days_observed_count::integer as leads_30_days_observed_count,
+        leads_booked_within_30_days_count::integer as leads_booked_within_30_days_count,
+        leads_job_done_count::integer as leads_job_done_count,
+        round(leads_booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booking_rate,
+        round(
+            leads_booked_within_30_days_count::numeric / nullif(leads_30_days_observed_count, 0), 4
+        )::numeric(12, 4) as lead_to_booking_30_day_rate,
+        round(leads_job_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_done_rate
+    from counted
+
+)
+
+select
+    cohort_month,
+    lead_source_key,
+    branch_key,
+    sales_person_key,
+    region,
+    leads_count,
+    leads_booked_count,
+    leads_30_days_observed_count,
+    leads_booked_within_30_days_count,
+    leads_job_done_count,
+    lead_to_booking_rate,
+    lead_to_booking_30_day_rate,
+    lead_to_job_done_rate,
+    data_retention_date
+from final
