@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test runs the test files on this many workers (pytest-xdist; a file's tests stay on one worker).
+JOBS ?= 2
 
 .PHONY: run test test-slow lint format bench docs ui clean install
 
@@ -30,7 +32,7 @@ lint: $(STAMP)
 # Stops the embedded server afterwards if it was not running before (status exits 3 when it is stopped).
 test: $(STAMP)
 	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
-	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow" -n $(JOBS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 

@@ -4,9 +4,8 @@
 - dbt, from the manifest, in two `@dbt_assets` definitions: the incremental models (`dbt_incremental_models`,
   daily partitions, single-run backfills: a range of days is one dbt invocation) and everything else
   (`dbt_models`: views, tables, seeds, unpartitioned). dbt data tests are asset checks on their models.
-- `FunnelTranslator`: keys `<layer>/<area>/<model>` (the dbt folder path), groups `<layer>_<area>`,
-  descriptions from dbt; dbt sources resolve to the raw assets (`meta.dagster.asset_key`, else
-  `raw_<source>.<table>` by convention).
+- keys and groups: orchestration.translator (`<layer>/<area>/<model>`, groups `<layer>_<area>`, dbt
+  sources resolve to the raw assets, every dbt test check described).
 """
 
 import json
@@ -21,7 +20,6 @@ from typing import Any
 import psycopg
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     AssetSpec,
     Config,
@@ -33,7 +31,7 @@ from dagster import (
     TableSchema,
     multi_asset,
 )
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliInvocation, dbt_assets
+from dagster_dbt import DbtCliInvocation, dbt_assets
 from psycopg import sql
 from pydantic import Field
 
@@ -42,6 +40,7 @@ from orchestration.partitions import business_timezone, daily_partitions, key_ra
 from orchestration.resources import FunnelDbtResource, dbt_project, prepare_manifest
 from orchestration.settings import funnel_home
 from orchestration.sources import SOURCES, raw_schema, source_tables
+from orchestration.translator import FunnelTranslator, raw_asset_key
 
 # At most one dbt run against the warehouse at a time: dagster.yaml limits this pool to 1 slot.
 DBT_POOL = "dbt_warehouse"
@@ -76,10 +75,6 @@ def landing_root() -> Path:
 
 def landing_dir(source: str) -> Path:
     return landing_root() / source
-
-
-def raw_asset_key(source: str, table: str) -> AssetKey:
-    return AssetKey(["raw", source, table])
 
 
 class RawLoadConfig(Config):
@@ -229,39 +224,6 @@ RAW_ASSETS: list[AssetsDefinition] = [build_raw_assets(source) for source in SOU
 
 
 # ---------------------------------------------------------------------------------------------- dbt
-
-
-class FunnelTranslator(DagsterDbtTranslator):
-    """Keys and groups from the dbt folder path; sources resolve to the raw assets."""
-
-    def __init__(self) -> None:
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True))
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        kind = dbt_resource_props["resource_type"]
-        if kind == "source":
-            meta = {**dbt_resource_props.get("config", {}).get("meta", {}), **dbt_resource_props.get("meta", {})}
-            if meta.get("dagster", {}).get("asset_key"):
-                return AssetKey(meta["dagster"]["asset_key"])
-            schema = str(dbt_resource_props.get("schema", ""))
-            table = str(dbt_resource_props.get("name", ""))
-            for source in SOURCES:
-                if schema == raw_schema(source) and table in {t.name for t in source_tables(source)}:
-                    return raw_asset_key(source, table)
-            return super().get_asset_key(dbt_resource_props)
-        if kind == "model":
-            return AssetKey([*dbt_resource_props["fqn"][1:-1], dbt_resource_props["name"]])
-        if kind in ("seed", "snapshot"):
-            return AssetKey([f"{kind}s", *dbt_resource_props["fqn"][1:-1], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        """`<layer>_<area>` for models (staging_pipedrive, marts_funnel), `seeds` / `snapshots` otherwise."""
-        kind = dbt_resource_props["resource_type"]
-        folders = list(dbt_resource_props.get("fqn", [])[1:-1])[:2]
-        if kind == "model" and folders:
-            return "_".join(folders)
-        return f"{kind}s"
 
 
 TRANSLATOR = FunnelTranslator()

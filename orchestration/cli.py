@@ -198,6 +198,7 @@ def build(
     report = run_build(args, variables, target=target, verbose=verbose, say=echo)
     if not verbose:
         echo(report.summary())
+    record_in_dagster(variables, full_refresh)
     if report.returncode != 0:
         raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
     if report.nothing_selected or (not verbose and report.total == 0):
@@ -205,6 +206,23 @@ def build(
             f"warning: the selection matched nothing to build (exit code {int(ExitCode.NOTHING_SELECTED)})", err=True
         )
         raise typer.Exit(ExitCode.NOTHING_SELECTED)
+
+
+def record_in_dagster(variables: dict[str, object], full_refresh: bool) -> None:
+    """What a CLI build built, recorded in the Dagster instance of `funnel ui` (orchestration.dagster_report),
+    in the background: a first build is thousands of partition events."""
+    from orchestration import dagster_report
+    from orchestration.dbt import target_path, today
+
+    if not dagster_report.enabled():
+        return
+    zone = str(variables.get("business_timezone", "UTC"))
+    try:
+        log = dagster_report.spawn({"source_dt": today(zone).isoformat(), **variables}, full_refresh, target_path())
+    except OSError as exc:  # the build itself succeeded; the record is a convenience
+        typer.echo(f"warning: could not record the build in Dagster ({exc})", err=True)
+        return
+    echo(f"dagster: recording this build for `funnel ui` in the background (log: {log})")
 
 
 def sources_line() -> str:

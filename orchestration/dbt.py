@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -92,6 +92,11 @@ def dbt_vars(
     return out
 
 
+def today(timezone: str = "UTC") -> date:
+    """The default source_dt: today in the business time zone (as the dbt macro source_dt() decides)."""
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
@@ -143,9 +148,14 @@ def run_dbt(
     )
 
 
-def run_results(target_path: Path | None = None) -> list[dict[str, object]]:
+def target_path() -> Path:
+    """dbt's artifacts folder: DBT_TARGET_PATH (absolute, or relative to the dbt project), else `target`."""
+    return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def run_results(folder: Path | None = None) -> list[dict[str, object]]:
     """Results of the last dbt invocation (status, rows affected, timing per node)."""
-    path = (target_path or DBT_PROJECT_DIR / "target") / "run_results.json"
+    path = (folder or target_path()) / "run_results.json"
     if not path.exists():
         return []
     return json.loads(path.read_text())["results"]

@@ -40,12 +40,18 @@ DATASOURCE = "warehouse"
 SAMPLE_ROWS = 10
 
 
+def _gx_home() -> Path:
+    """Where validation results and Data Docs go: FUNNEL_GX_HOME, default $FUNNEL_HOME."""
+    configured = os.environ.get("FUNNEL_GX_HOME", "").strip()
+    return Path(configured) if configured else funnel_home()
+
+
 def docs_dir() -> Path:
-    return funnel_home() / "gx_docs"
+    return _gx_home() / "gx_docs"
 
 
 def results_dir() -> Path:
-    return funnel_home() / "gx" / "validations"
+    return _gx_home() / "gx" / "validations"
 
 
 def checkpoint_names() -> list[str]:

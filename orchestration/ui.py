@@ -26,7 +26,9 @@ DAGSTER_DATABASE = "dagster"
 
 
 def dagster_home() -> Path:
-    return funnel_home() / "dagster"
+    """DAGSTER_HOME of `funnel ui`: FUNNEL_DAGSTER_HOME, default `$FUNNEL_HOME/dagster`."""
+    configured = os.environ.get("FUNNEL_DAGSTER_HOME", "").strip()
+    return Path(configured) if configured else funnel_home() / "dagster"
 
 
 def prepare_dagster_home(home: Path | None = None, database: str | None = None) -> dict[str, str]:
@@ -84,15 +86,17 @@ def serve_ui(
         _stop_group(process)
 
 
-def _stop_group(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    """SIGTERM to the whole group (dagster dev shuts its children down), SIGKILL what is left after `grace`."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+def _stop_group(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGINT to the whole group (what Ctrl-C sends: dagster dev shuts its children down), then SIGTERM, then
+    SIGKILL for whatever is left."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
+            process.poll()  # reap dagster dev once it exits: a zombie still counts as a member of the group
             try:
                 os.killpg(process.pid, 0)
             except ProcessLookupError:

@@ -107,7 +107,7 @@ def _land(source_dt: date, data: Path | None, source: str | None) -> None:
 def up(
     source_dt: str | None = None, *, data: Path | None = None, source: str | None = None, verbose: bool = False
 ) -> None:
-    from orchestration.cli import sources_line
+    from orchestration.cli import record_in_dagster, sources_line
     from orchestration.console import run_build
 
     started = time.monotonic()
@@ -136,6 +136,7 @@ def up(
         args = ["build", *(["--full-refresh"] if full_refresh else [])]
         report = run_build(args, dbt_vars(reference), verbose=verbose, say=typer.echo)
         returncode = report.returncode
+        record_in_dagster(dbt_vars(reference), full_refresh)
         report_text = "" if verbose else report.summary()
         target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
         results_file = target_path / "run_results.json"

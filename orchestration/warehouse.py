@@ -20,7 +20,7 @@ from orchestration.settings import Connection, connection, funnel_home
 # Postgres refuses to run as root; when we are root it runs as this system user instead.
 SERVICE_USER = "funnel_pg"
 # Tuned for a single-user analytics warehouse; synchronous_commit=off loses at most the last
-# few commits on an OS crash, never consistency (fsync stays on).
+# few commits on an OS crash, never consistency (fsync stays on); no streaming replication (wal_level=minimal).
 SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "unix_socket_directories": "",
@@ -29,6 +29,9 @@ SERVER_SETTINGS = {
     "maintenance_work_mem": "512MB",
     "max_wal_size": "4GB",
     "synchronous_commit": "off",
+    # No replication: tables created and filled in one transaction (dbt's create-table-as) skip the WAL.
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
     "max_connections": "100",
     "timezone": "UTC",
 }

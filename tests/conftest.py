@@ -17,6 +17,18 @@ from orchestration.settings import REPO_ROOT, Connection
 
 SHARED_EXPORT = REPO_ROOT.parent / "shared" / "data" / "pipedrive_enpal"
 
+# CLI builds in tests do not record themselves in a Dagster instance in the background
+# (tests/test_dagster_report.py records synchronously and checks what it wrote).
+os.environ.setdefault("FUNNEL_DAGSTER_REPORT", "off")
+
+# Parallel workers (pytest -n, pytest-xdist) share the server but not dbt's artifacts, logs or GX results:
+# each worker writes them to folders of its own.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ.setdefault("DBT_TARGET_PATH", str(REPO_ROOT / "dbt_project" / "target" / f"xdist-{_WORKER}"))
+    os.environ.setdefault("DBT_LOG_PATH", str(REPO_ROOT / "dbt_project" / "logs" / f"xdist-{_WORKER}"))
+    os.environ.setdefault("FUNNEL_GX_HOME", str(REPO_ROOT / ".local" / f"gx-{_WORKER}"))
+
 
 @pytest.fixture(scope="session")
 def server() -> Connection:

@@ -321,7 +321,7 @@ def test_kpi_registry(semantic) -> None:
         "revenue_per_branch",
         "revenue_per_sales_person",
         "lost_rate",
-        "bad_lead_rate",
+        "bad_leads_per_lead_flow_rate",
     ):
         assert required in {k.name for k in kpis}, required
 
@@ -356,7 +356,7 @@ def test_kpis_equal_direct_sql_on_the_marts(built, wh, semantic) -> None:
         ),
     )
     same(
-        answer(semantic, wh, "bad_lead_rate", ["lead_source__lead_source_name"]),
+        answer(semantic, wh, "bad_leads_per_lead_flow_rate", ["lead_source__lead_source_name"]),
         direct(
             wh,
             f"select s.lead_source_name, sum(f.bad_count)::float / nullif(sum(f.leads_count), 0)"

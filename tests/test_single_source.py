@@ -59,6 +59,7 @@ def user_env(wh: Warehouse, tmp: Path) -> dict[str, str]:
         "FUNNEL_DATABASE_URL": wh.conn.url(),
         "FUNNEL_HOME": str(tmp / "home"),
         "DBT_TARGET_PATH": str(tmp / "target"),
+        "FUNNEL_DAGSTER_REPORT": "off",  # tests/test_dagster_report.py covers the record
     }
 
 

@@ -27,6 +27,7 @@ def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Pat
         "FUNNEL_DATABASE_URL": wh.conn.url(),
         "FUNNEL_HOME": str(home),
         "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "FUNNEL_DAGSTER_REPORT": "off",  # tests/test_dagster_report.py covers the record
     }
     cmd = [sys.executable, "-m", "orchestration.cli", "up", "--source-dt", "2026-01-15"]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)

@@ -1,0 +1,177 @@
+"""Builds made outside Dagster (`funnel build`, `funnel up`) recorded in the instance `funnel ui` opens.
+
+Without this the UI shows a warehouse that `make run` built as "Never materialized", every partition missing
+and every check "Not evaluated". After a build, each model and seed dbt built becomes a materialization of its
+asset (incremental models: one per day of the run's window; every day up to source_dt after a full refresh or
+when the instance has never seen the asset, i.e. its first build) and each dbt test that ran becomes an
+evaluation of its asset check. Keys come from the same translator as the Dagster definitions, applied to the
+manifest of the build itself, so nothing is parsed again. A full history is thousands of events (~10 ms each),
+so the CLI records in a background process (`spawn`) from a copy of the build's artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from orchestration.dbt import run_results
+
+REPORT_SWITCH = "FUNNEL_DAGSTER_REPORT"
+
+
+@dataclass
+class Reported:
+    materializations: int = 0
+    checks: int = 0
+
+    def text(self) -> str:
+        return (
+            f"dagster: recorded {self.materializations:,} materializations and {self.checks:,} check results"
+            " (funnel ui shows them)"
+        )
+
+
+def enabled() -> bool:
+    return os.environ.get(REPORT_SWITCH, "on").strip().lower() not in ("0", "off", "false", "no")
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def window_days(variables: Mapping[str, object], full_refresh: bool, first: date, last: date) -> list[str]:
+    """The daily partitions an incremental build wrote: its window, or every day up to source_dt."""
+    source_dt = date.fromisoformat(str(variables["source_dt"]))
+    start = first if full_refresh else source_dt - timedelta(days=int(str(variables.get("backfill_period", 3))))
+    start, end = max(start, first), min(source_dt, last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def report_build(variables: Mapping[str, object], full_refresh: bool, target_path: Path) -> Reported:
+    """Record the last dbt build of `target_path` in the Dagster instance of $FUNNEL_HOME/dagster."""
+    from dagster import (
+        AssetCheckEvaluation,
+        AssetCheckSeverity,
+        AssetMaterialization,
+        DagsterInstance,
+    )
+
+    from orchestration.partitions import daily_partitions
+    from orchestration.translator import FunnelTranslator
+    from orchestration.ui import prepare_dagster_home
+
+    manifest: dict[str, Any] = json.loads((target_path / "manifest.json").read_text())
+    results = run_results(target_path)
+    translator = FunnelTranslator(code_references=False)
+    partitions = daily_partitions()
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    days, history = [], []
+    if first and last and "source_dt" in variables:
+        bounds = date.fromisoformat(first), date.fromisoformat(last)
+        days = window_days(variables, full_refresh, *bounds)
+        history = window_days(variables, True, *bounds)
+    env = prepare_dagster_home()
+    reported = Reported()
+    with _environ({"DAGSTER_HOME": env["DAGSTER_HOME"], "FUNNEL_DAGSTER_PG_URL": env["FUNNEL_DAGSTER_PG_URL"]}):
+        instance = DagsterInstance.get()
+        try:
+            for result in results:
+                unique_id = str(result["unique_id"])
+                node = manifest["nodes"].get(unique_id)
+                if node is None:
+                    continue
+                status = str(result["status"])
+                kind = node["resource_type"]
+                if kind in ("model", "seed", "snapshot") and status == "success":
+                    key = translator.get_asset_key(node)
+                    incremental = node["config"].get("materialized") == "incremental"
+                    meta = {"source": "funnel build (outside Dagster)", "dbt_unique_id": unique_id}
+                    built = days
+                    if incremental and not full_refresh and instance.get_latest_materialization_event(key) is None:
+                        built = history  # its first build filled every day up to source_dt
+                    for day in built if incremental else [None]:
+                        instance.report_runless_asset_event(AssetMaterialization(key, partition=day, metadata=meta))
+                        reported.materializations += 1
+                elif kind == "test" and status in ("pass", "warn", "fail", "error"):
+                    check = _check_key(translator, manifest, unique_id)
+                    if check is None:
+                        continue
+                    instance.report_runless_asset_event(
+                        AssetCheckEvaluation(
+                            asset_key=check.asset_key,
+                            check_name=check.name,
+                            passed=status == "pass",
+                            severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
+                            metadata={"status": status, "failures": int(result.get("failures") or 0)},
+                        )
+                    )
+                    reported.checks += 1
+        finally:
+            instance.dispose()
+    return reported
+
+
+def _check_key(translator: Any, manifest: Mapping[str, Any], test_id: str) -> Any:
+    """The asset check dagster-dbt makes of a dbt test: on the model it is attached to (else its first)."""
+    node = manifest["nodes"][test_id]
+    parents = [p for p in node.get("depends_on", {}).get("nodes", []) if p.startswith(("model.", "seed."))]
+    attached = node.get("attached_node") or (parents[0] if parents else None)
+    if attached is None or attached not in manifest["nodes"]:
+        return None
+    spec = translator.get_asset_spec(manifest, attached, None)
+    check = translator.get_asset_check_spec(spec, manifest, test_id, None)
+    return check.key if check is not None else None
+
+
+def spawn(variables: Mapping[str, object], full_refresh: bool, target_path: Path) -> Path:
+    """Record the build in a background process; return its log file. The artifacts are copied first: the
+    next dbt command may overwrite them before the record is written."""
+    from orchestration.ui import dagster_home
+
+    folder = Path(tempfile.mkdtemp(prefix="funnel-dagster-report-"))
+    for name in ("manifest.json", "run_results.json"):
+        shutil.copy2(target_path / name, folder / name)
+    (folder / "request.json").write_text(json.dumps({"variables": dict(variables), "full_refresh": full_refresh}))
+    log = dagster_home() / "cli_builds.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "orchestration.dagster_report", str(folder)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return log
+
+
+def main(folder: Path) -> None:
+    request = json.loads((folder / "request.json").read_text())
+    try:
+        print(report_build(request["variables"], request["full_refresh"], folder).text(), flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
