@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tracemalloc
 from datetime import date
 from pathlib import Path
@@ -427,6 +428,24 @@ def test_kpi_query_errors_are_clear(built, wh, semantic) -> None:
         serving.query_kpi("revenu", ["month"], manifest=semantic, conn=wh.conn)
     with pytest.raises(FunnelError, match="MetricFlow cannot answer revenue"):
         serving.query_kpi("revenue", ["no_such__dimension"], manifest=semantic, conn=wh.conn)
+
+
+def test_kpi_cli_prints_a_rounded_table_csv_for_machines_and_exit_6_for_no_rows(built, wh) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "FUNNEL_DB_NAME": wh.conn.dbname, "DBT_TARGET_PATH": str(built)}
+    base = [sys.executable, "-m", "orchestration.cli", "kpi", "query", "call_connect_rate", "--by", "year"]
+    table = subprocess.run(base, env=env, capture_output=True, text=True, check=False)
+    assert table.returncode == 0, table.stderr
+    header, rule, *rows = table.stdout.splitlines()
+    assert header.split() == ["metric_time__year", "call_connect_rate"] and set(rule) <= {"-", " "}
+    assert rows and all(row.split()[-1].endswith("%") for row in rows)  # a rate, shown as a percentage
+    machine = subprocess.run([*base, "--format", "csv"], env=env, capture_output=True, text=True, check=False)
+    first = machine.stdout.splitlines()[1].split(",")
+    assert 0 <= float(first[1]) <= 1  # csv keeps the exact value
+    empty = subprocess.run(
+        [*base, "--where", "branch__branch_name = 'Atlantis'"], env=env, capture_output=True, text=True, check=False
+    )
+    assert empty.returncode == 6, empty.stdout + empty.stderr
+    assert "warning: no rows for these filters (exit code 6)" in empty.stderr
 
 
 # --- exports ----------------------------------------------------------------------------------------------------

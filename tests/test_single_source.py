@@ -144,6 +144,11 @@ def test_pipedrive_only_reconciles_and_runs_the_dagster_daily_job(pipedrive_real
     assert "marts/funnel/rep_sales_funnel_monthly" in materialized
     assert not [key for key in materialized if "field_service" in key or "field_crm" in key], materialized
     assert run["checks"], "the dbt tests ran as asset checks"
+    # GX on one source: the Pipedrive marts' checkpoints only, and no progress bars on stderr
+    checked = funnel(env, "check", "--as-of", PARTITION)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "rep_sales_funnel_monthly" in checked.stdout and "lead_funnel_monthly" not in checked.stdout
+    assert "Calculating Metrics" not in checked.stderr and len(checked.stderr) < 500, checked.stderr[-500:]
 
 
 @pytest.fixture(scope="module")
