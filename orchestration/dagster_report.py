@@ -17,8 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,20 +44,6 @@ def enabled() -> bool:
     return os.environ.get(REPORT_SWITCH, "on").strip().lower() not in ("0", "off", "false", "no")
 
 
-@contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def window_days(variables: Mapping[str, object], full_refresh: bool, first: date, last: date) -> list[str]:
     """The daily partitions an incremental build wrote: its window, or every day up to source_dt."""
     source_dt = date.fromisoformat(str(variables["source_dt"]))
@@ -77,6 +62,7 @@ def report_build(variables: Mapping[str, object], full_refresh: bool, target_pat
     )
 
     from orchestration.partitions import daily_partitions
+    from orchestration.resources import environment
     from orchestration.translator import FunnelTranslator
     from orchestration.ui import prepare_dagster_home
 
@@ -92,7 +78,7 @@ def report_build(variables: Mapping[str, object], full_refresh: bool, target_pat
         history = window_days(variables, True, *bounds)
     env = prepare_dagster_home()
     reported = Reported()
-    with _environ({"DAGSTER_HOME": env["DAGSTER_HOME"], "FUNNEL_DAGSTER_PG_URL": env["FUNNEL_DAGSTER_PG_URL"]}):
+    with environment({"DAGSTER_HOME": env["DAGSTER_HOME"], "FUNNEL_DAGSTER_PG_URL": env["FUNNEL_DAGSTER_PG_URL"]}):
         instance = DagsterInstance.get()
         try:
             for result in results:

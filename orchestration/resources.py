@@ -122,7 +122,8 @@ def prepare_manifest(project: DbtProject | None = None) -> Path:
 
 
 @contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """These environment variables set for the duration of the block, then restored."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -160,7 +161,7 @@ class FunnelDbtResource(DbtCliResource):
         # incremental model against a seed in the other op, before that model exists. "buildable" runs a test
         # where all its parents are built or upstream. (dagster-dbt overrides this when it subsets checks.)
         env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-        with _environ({key: value for key, value in env.items() if os.environ.get(key) != value}):
+        with environment({key: value for key, value in env.items() if os.environ.get(key) != value}):
             return super().cli(args, **kwargs)
 
 
