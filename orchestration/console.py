@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orchestration.dbt import dbt_command, dbt_env
+from orchestration.dbt import dbt_command, dbt_env, run_dbt
 from orchestration.settings import DBT_PROJECT_DIR
 
 RESULT_EVENTS = {"LogModelResult", "LogSeedResult", "LogTestResult", "LogSnapshotResult", "LogNodeNoOpResult"}
@@ -47,10 +47,6 @@ class BuildReport:
     failures: dict[str, NodeFailure] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     nothing_selected: bool = False
-
-    @property
-    def tests(self) -> Counter[str]:
-        return self.layers.get("tests", Counter())
 
     def summary(self) -> str:
         lines = [f"dbt: {self.total} nodes in {self.elapsed:.0f}s"]
@@ -136,10 +132,7 @@ def run_build(
     """Run a dbt command that builds nodes (build, run, seed, test) and report it as a short summary."""
     started = time.monotonic()
     if verbose:
-        result = subprocess.run(
-            dbt_command(args, variables), env=dbt_env(target=target), cwd=DBT_PROJECT_DIR, check=False
-        )
-        return BuildReport(result.returncode, time.monotonic() - started)
+        return BuildReport(run_dbt(args, variables, target=target).returncode, time.monotonic() - started)
     report = BuildReport(0)
     progress = _Progress(say)
     failed = 0

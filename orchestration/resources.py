@@ -20,7 +20,7 @@ from typing import Any
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from packaging.version import Version
 
-from orchestration.dbt import dbt_env, dbt_executable, run_dbt
+from orchestration.dbt import dbt_env, dbt_executable, run_dbt, target_path
 from orchestration.errors import FunnelError
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
 from orchestration.sources import SOURCES
@@ -39,11 +39,6 @@ _PARSE_INPUTS = (
     REPO_ROOT / "macros",
     REPO_ROOT / "seeds",
 )
-
-
-def target_path() -> Path:
-    """dbt's target folder: DBT_TARGET_PATH (relative to the dbt project) or `dbt_project/target`."""
-    return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
 def manifest_dir() -> Path:

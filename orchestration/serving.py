@@ -27,8 +27,9 @@ import psycopg
 from psycopg import sql
 
 from orchestration.dbt import dbt_env, parse_source_dt, run_dbt
+from orchestration.dbt import target_path as dbt_target_path
 from orchestration.errors import FunnelError
-from orchestration.settings import DBT_PROJECT_DIR, Connection, connection
+from orchestration.settings import Connection, connection
 from orchestration.warehouse import connect
 
 Progress = Callable[[int], None]
@@ -447,9 +448,8 @@ class KpiAnswer:
 
 
 def target_path() -> Path:
-    """Where dbt writes its artifacts (DBT_TARGET_PATH, relative to the project, else dbt_project/target)."""
-    configured = dbt_env().get("DBT_TARGET_PATH")
-    return (DBT_PROJECT_DIR / configured).resolve() if configured else DBT_PROJECT_DIR / "target"
+    """Where dbt writes its artifacts (orchestration.dbt.target_path), resolved."""
+    return dbt_target_path().resolve()
 
 
 def semantic_manifest(path: Path | None = None, *, parse: bool = True) -> dict[str, Any]:

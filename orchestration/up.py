@@ -13,22 +13,14 @@ import typer
 from psycopg import sql
 
 from orchestration import warehouse
-from orchestration.dbt import dbt_env, dbt_vars, parse_source_dt
+from orchestration.dbt import dbt_env, dbt_vars, parse_source_dt, run_results
 from orchestration.errors import FunnelError
 from orchestration.loader import load_directory
 from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT, funnel_home
 from orchestration.sources import SOURCES, raw_schema
+from orchestration.switches import loaded_sources
 
 SAMPLE_SIZES = {"pipedrive": 2000, "field_crm": 5000}
-
-
-def _has_raw_data(source: str) -> bool:
-    with warehouse.connect() as db:
-        exists = db.execute("select to_regclass('raw.load_ledger') is not null").fetchone()
-        if not exists or not exists[0]:
-            return False
-        row = db.execute("select count(*) from raw.load_ledger where source = %s", (source,)).fetchone()
-        return bool(row and row[0])
 
 
 def _generate(source: str, out: Path, end: date) -> None:
@@ -93,7 +85,7 @@ def _land(source_dt: date, data: Path | None, source: str | None) -> None:
             + (f", {rejected:,} rejected (raw.load_rejects)" if rejected else "")
         )
         return
-    loaded = [s for s in SOURCES if _has_raw_data(s)]
+    loaded = loaded_sources() or []
     if loaded:
         typer.echo(f"warehouse holds loads of {', '.join(loaded)}: no sample data added")
         return
@@ -134,13 +126,12 @@ def up(
         else:
             typer.echo("building with dbt (seeds, models, tests)...")
         args = ["build", *(["--full-refresh"] if full_refresh else [])]
-        report = run_build(args, dbt_vars(reference), verbose=verbose, say=typer.echo)
+        variables = dbt_vars(reference)
+        report = run_build(args, variables, verbose=verbose, say=typer.echo)
         returncode = report.returncode
-        record_in_dagster(dbt_vars(reference), full_refresh)
+        record_in_dagster(variables, full_refresh)
         report_text = "" if verbose else report.summary()
-        target_path = Path(dbt_env().get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
-        results_file = target_path / "run_results.json"
-        results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+        results = run_results()
         statuses = Counter(str(r["status"]) for r in results)
         state = {
             "fingerprint": fingerprint if returncode == 0 else None,
