@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -208,21 +209,26 @@ def build(
         raise typer.Exit(ExitCode.NOTHING_SELECTED)
 
 
-def record_in_dagster(variables: dict[str, object], full_refresh: bool) -> None:
-    """What a CLI build built, recorded in the Dagster instance of `funnel ui` (orchestration.dagster_report),
-    in the background: a first build is thousands of partition events."""
+def record_in_dagster(
+    variables: dict[str, object], full_refresh: bool, gx: Sequence[Any] = (), build: bool = True
+) -> None:
+    """What a CLI build built and checked (GX checkpoint outcomes), recorded in the Dagster instance of `funnel
+    ui` (orchestration.dagster_report), in the background: a first build is thousands of partition events."""
     from orchestration import dagster_report
     from orchestration.dbt import target_path, today
 
     if not dagster_report.enabled():
         return
     zone = str(variables.get("business_timezone", "UTC"))
+    request = {"source_dt": today(zone).isoformat(), **variables}
     try:
-        log = dagster_report.spawn({"source_dt": today(zone).isoformat(), **variables}, full_refresh, target_path())
+        log = dagster_report.spawn(request, full_refresh, target_path(), dagster_report.gx_results(gx), build)
     except OSError as exc:  # the build itself succeeded; the record is a convenience
         typer.echo(f"warning: could not record the build in Dagster ({exc})", err=True)
         return
-    echo(f"dagster: recording this build for `funnel ui` in the background (log: {log})")
+    echo(
+        f"dagster: recording {'this build' if build else 'these checks'} for `funnel ui` in the background (log: {log})"
+    )
 
 
 def sources_line() -> str:
@@ -500,10 +506,13 @@ def check(
     checkpoint: Annotated[list[str] | None, typer.Option(help="Run only this checkpoint (repeatable)")] = None,
 ) -> None:
     """Run the Great Expectations checkpoints of the marts and print a summary; Data Docs in $FUNNEL_HOME/gx_docs."""
+    from orchestration.dbt import target_path
     from orchestration.ui import run_gx_checks
 
     summary = run_gx_checks(parse_source_dt(as_of, "as_of") if as_of else None, checkpoint)
     echo(summary.text())
+    if (target_path() / "manifest.json").exists():
+        record_in_dagster({}, False, summary.outcomes, build=False)
     if not summary.ok:
         raise FunnelError("a critical GX expectation failed", "see the lines marked critical above, and the Data Docs")
 

@@ -4,7 +4,8 @@ Without this the UI shows a warehouse that `make run` built as "Never materializ
 and every check "Not evaluated". After a build, each model and seed dbt built becomes a materialization of its
 asset (incremental models: one per day of the run's window; every day up to source_dt after a full refresh or
 when the instance has never seen the asset, i.e. its first build) and each dbt test that ran becomes an
-evaluation of its asset check. Keys come from the same translator as the Dagster definitions, applied to the
+evaluation of its asset check; each raw table with a load the instance has not seen is materialized too.
+Keys come from the same translator as the Dagster definitions, applied to the
 manifest of the build itself, so nothing is parsed again. A full history is thousands of events (~10 ms each),
 so the CLI records in a background process (`spawn`) from a copy of the build's artifacts.
 """
@@ -17,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -52,8 +53,30 @@ def window_days(variables: Mapping[str, object], full_refresh: bool, first: date
     return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
-def report_build(variables: Mapping[str, object], full_refresh: bool, target_path: Path) -> Reported:
-    """Record the last dbt build of `target_path` in the Dagster instance of $FUNNEL_HOME/dagster."""
+def gx_results(outcomes: Sequence[Any]) -> list[dict[str, Any]]:
+    """GX checkpoint outcomes (orchestration.gx.CheckpointOutcome) as the record keeps them."""
+    return [
+        {
+            "model": o.name,
+            "passed": not o.failed,
+            "critical": bool(o.critical_failures),
+            "expectations": len(o.outcomes),
+            "failed": len(o.failed),
+            "as_of": o.as_of.isoformat(),
+        }
+        for o in outcomes
+    ]
+
+
+def report_build(
+    variables: Mapping[str, object],
+    full_refresh: bool,
+    target_path: Path,
+    gx: Sequence[Mapping[str, Any]] = (),
+    build: bool = True,
+) -> Reported:
+    """Record the last dbt build of `target_path` (unless `build` is false) and these GX checkpoint results
+    (the `gx_<model>` checks) in the Dagster instance of $FUNNEL_HOME/dagster."""
     from dagster import (
         AssetCheckEvaluation,
         AssetCheckSeverity,
@@ -67,7 +90,7 @@ def report_build(variables: Mapping[str, object], full_refresh: bool, target_pat
     from orchestration.ui import prepare_dagster_home
 
     manifest: dict[str, Any] = json.loads((target_path / "manifest.json").read_text())
-    results = run_results(target_path)
+    results = run_results(target_path) if build else []
     translator = FunnelTranslator(code_references=False)
     partitions = daily_partitions()
     first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
@@ -112,32 +135,87 @@ def report_build(variables: Mapping[str, object], full_refresh: bool, target_pat
                         )
                     )
                     reported.checks += 1
+            if build:
+                reported.materializations += _report_raw_loads(instance)
+            models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+            for result in gx:
+                if result["model"] not in models:
+                    continue
+                instance.report_runless_asset_event(
+                    AssetCheckEvaluation(
+                        asset_key=translator.get_asset_key(models[result["model"]]),
+                        check_name=f"gx_{result['model']}",
+                        passed=bool(result["passed"]),
+                        severity=AssetCheckSeverity.ERROR if result["critical"] else AssetCheckSeverity.WARN,
+                        metadata={k: result[k] for k in ("expectations", "failed", "as_of")},
+                    )
+                )
+                reported.checks += 1
         finally:
             instance.dispose()
     return reported
 
 
+def _report_raw_loads(instance: Any) -> int:
+    """The raw tables as the loader left them: one materialization per table whose newest active load the
+    instance has not seen yet (the raw assets of `funnel load`/`funnel up`, which run outside Dagster)."""
+    from dagster import AssetMaterialization
+
+    from orchestration.translator import raw_asset_key
+    from orchestration.warehouse import connect
+
+    with connect() as db:
+        if db.execute("select to_regclass('raw.load_ledger') is null").fetchone() == (True,):
+            return 0
+        loads = db.execute(
+            "select source, table_name, max(load_id), sum(rows_loaded) from raw.load_ledger"
+            " where superseded_by is null group by source, table_name"
+        ).fetchall()
+    reported = 0
+    for source, table, load_id, rows in loads:
+        key = raw_asset_key(source, table)
+        latest = instance.get_latest_materialization_event(key)
+        seen = latest.asset_materialization.metadata.get("load_id") if latest and latest.asset_materialization else None
+        if seen is not None and seen.value == load_id:
+            continue
+        meta = {"source": "funnel load (outside Dagster)", "load_id": int(load_id), "active_rows": int(rows or 0)}
+        instance.report_runless_asset_event(AssetMaterialization(key, metadata=meta))
+        reported += 1
+    return reported
+
+
 def _check_key(translator: Any, manifest: Mapping[str, Any], test_id: str) -> Any:
-    """The asset check dagster-dbt makes of a dbt test: on the model it is attached to (else its first)."""
+    """The asset check dagster-dbt makes of a dbt test: on the node it is attached to (a generic test's
+    `attached_node`, a singular test's `meta.dagster.ref`, or its only parent, a source for source tests)."""
     node = manifest["nodes"][test_id]
-    parents = [p for p in node.get("depends_on", {}).get("nodes", []) if p.startswith(("model.", "seed."))]
-    attached = node.get("attached_node") or (parents[0] if parents else None)
-    if attached is None or attached not in manifest["nodes"]:
+    parents = [p for p in node.get("depends_on", {}).get("nodes", []) if p.startswith(("model.", "seed.", "source."))]
+    attached = node.get("attached_node") or (parents[0] if len(parents) == 1 else None)
+    ref = (node.get("config", {}).get("meta") or node.get("meta") or {}).get("dagster", {}).get("ref", {})
+    if ref:
+        attached = next((uid for uid, n in manifest["nodes"].items() if n["name"] == ref["name"]), None)
+    if attached is None or attached not in {**manifest["nodes"], **manifest.get("sources", {})}:
         return None
     spec = translator.get_asset_spec(manifest, attached, None)
     check = translator.get_asset_check_spec(spec, manifest, test_id, None)
     return check.key if check is not None else None
 
 
-def spawn(variables: Mapping[str, object], full_refresh: bool, target_path: Path) -> Path:
-    """Record the build in a background process; return its log file. The artifacts are copied first: the
-    next dbt command may overwrite them before the record is written."""
+def spawn(
+    variables: Mapping[str, object],
+    full_refresh: bool,
+    target_path: Path,
+    gx: Sequence[Mapping[str, Any]] = (),
+    build: bool = True,
+) -> Path:
+    """Record the build (and GX results) in a background process; return its log file. The artifacts are
+    copied first: the next dbt command may overwrite them before the record is written."""
     from orchestration.ui import dagster_home
 
     folder = Path(tempfile.mkdtemp(prefix="funnel-dagster-report-"))
-    for name in ("manifest.json", "run_results.json"):
+    for name in ("manifest.json", "run_results.json") if build else ("manifest.json",):
         shutil.copy2(target_path / name, folder / name)
-    (folder / "request.json").write_text(json.dumps({"variables": dict(variables), "full_refresh": full_refresh}))
+    request = {"variables": dict(variables), "full_refresh": full_refresh, "gx": list(gx), "build": build}
+    (folder / "request.json").write_text(json.dumps(request))
     log = dagster_home() / "cli_builds.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as out:
@@ -154,7 +232,10 @@ def spawn(variables: Mapping[str, object], full_refresh: bool, target_path: Path
 def main(folder: Path) -> None:
     request = json.loads((folder / "request.json").read_text())
     try:
-        print(report_build(request["variables"], request["full_refresh"], folder).text(), flush=True)
+        reported = report_build(
+            request["variables"], request["full_refresh"], folder, request.get("gx", []), request.get("build", True)
+        )
+        print(reported.text(), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -150,12 +150,9 @@ class FunnelDbtResource(DbtCliResource):
         return None
 
     def cli(self, args: Any, **kwargs: Any) -> DbtCliInvocation:  # type: ignore[override]
+        # dbt's default "eager" indirect selection: a test runs in the op that builds any of its parents; the
+        # tests of incremental models are excluded from the other op (orchestration.assets), so each runs once.
         env = dbt_env()
-        # The project runs as two ops (incremental models, everything else). dbt's default "eager" indirect
-        # selection would run a test in the op that built ANY of its parents, e.g. a relationships test of an
-        # incremental model against a seed in the other op, before that model exists. "buildable" runs a test
-        # where all its parents are built or upstream. (dagster-dbt overrides this when it subsets checks.)
-        env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
         with environment({key: value for key, value in env.items() if os.environ.get(key) != value}):
             return super().cli(args, **kwargs)
 

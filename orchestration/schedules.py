@@ -42,7 +42,11 @@ from orchestration.sources import SOURCES
 
 REPLAY_DAYS = 35
 PARTITIONED = any(d.partitions_def is not None for d in DBT_ASSETS)
-DBT_SELECTION = AssetSelection.assets(*DBT_ASSETS)
+# The dbt assets and every check their steps run, dbt source tests on the raw assets included: leaving those
+# out would split a run's dbt step into subsets.
+DBT_SELECTION = AssetSelection.assets(*DBT_ASSETS) | AssetSelection.checks(
+    *[k for d in DBT_ASSETS for k in d.check_keys]
+)
 
 
 def automation_status() -> DefaultScheduleStatus:

@@ -37,7 +37,13 @@ class FunnelTranslator(DagsterDbtTranslator):
 
     def __init__(self, code_references: bool = True) -> None:
         """`code_references=False` for naming assets without a DbtProject (a CLI build's record)."""
-        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=code_references))
+        super().__init__(
+            DagsterDbtTranslatorSettings(
+                enable_asset_checks=True,
+                enable_source_tests_as_checks=True,  # checks on the raw assets, not observations
+                enable_code_references=code_references,
+            )
+        )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         kind = dbt_resource_props["resource_type"]
@@ -68,15 +74,19 @@ class FunnelTranslator(DagsterDbtTranslator):
     def get_asset_check_spec(
         self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> AssetCheckSpec | None:
+        """dagster-dbt's check, described, and not blocking when it reads other assets as well: inside one
+        `dbt build` dbt itself skips what lies below a failed test, and a blocking check over several assets of
+        one step would make Dagster split that step (one dbt invocation) into several. Reads of raw tables are
+        not listed as its dependencies: the loader's job lands them, and a dbt run never rebuilds them."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if spec is None or spec.description:
-            return spec
+        if spec is None:
+            return None
         return AssetCheckSpec(
             spec.name,
             asset=spec.asset_key,
-            description=describe_dbt_test(manifest["nodes"][unique_id]),
-            additional_deps=spec.additional_deps,
-            blocking=spec.blocking,
+            description=spec.description or describe_dbt_test(manifest["nodes"][unique_id]),
+            additional_deps=[d for d in spec.additional_deps if d.asset_key.path[0] != "raw"],
+            blocking=spec.blocking and not spec.additional_deps,
             metadata=spec.metadata,
             automation_condition=spec.automation_condition,
             partitions_def=spec.partitions_def,

@@ -74,7 +74,8 @@ def serve_ui(
     process = subprocess.Popen(ui_command(host, port), env=env, cwd=env["DAGSTER_HOME"], start_new_session=True)
 
     def stop(signum: int, _frame: object) -> None:
-        _stop_group(process)
+        # Only leave wait(): stopping from inside the handler would run while wait() holds Popen's lock, so
+        # the exited `dagster dev` could not be reaped and its group would look alive until SIGKILL.
         raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from psycopg import sql
@@ -96,6 +97,20 @@ def _land(source_dt: date, data: Path | None, source: str | None) -> None:
         typer.echo(f"{raw_schema(name)}: loaded {sum(r.rows_loaded for r in results):,} sample rows from {sample}")
 
 
+def _gx_checks(reference: date) -> list[Any]:
+    """The Great Expectations checkpoints of the marts just built (as `funnel check`), in one line each failing."""
+    from orchestration.ui import run_gx_checks
+
+    typer.echo("checking the marts with Great Expectations...")
+    summary = run_gx_checks(reference)
+    bad = [o for o in summary.outcomes if o.failed]
+    typer.echo(
+        f"GX: {len(summary.outcomes) - len(bad)} of {len(summary.outcomes)} checkpoints passed"
+        + (f"; not passed: {', '.join(o.name for o in bad)} (funnel check shows why)" if bad else "")
+    )
+    return list(summary.outcomes)
+
+
 def up(
     source_dt: str | None = None, *, data: Path | None = None, source: str | None = None, verbose: bool = False
 ) -> None:
@@ -114,6 +129,7 @@ def up(
     state_file = funnel_home() / "last_up.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     returncode = 0
+    outcomes: list[Any] = []
     report_text = ""
     if state.get("fingerprint") == fingerprint and _mart_rows(schema):
         typer.echo(f"up to date: nothing changed since the last build of {state['built_at']} (same data, code, date)")
@@ -129,7 +145,8 @@ def up(
         variables = dbt_vars(reference)
         report = run_build(args, variables, verbose=verbose, say=typer.echo)
         returncode = report.returncode
-        record_in_dagster(variables, full_refresh)
+        outcomes = _gx_checks(reference) if returncode == 0 else []
+        record_in_dagster(variables, full_refresh, outcomes)
         report_text = "" if verbose else report.summary()
         results = run_results()
         statuses = Counter(str(r["status"]) for r in results)
@@ -161,3 +178,5 @@ def up(
     typer.echo(f"done in {time.monotonic() - started:.0f}s")
     if returncode != 0:
         raise FunnelError("dbt build reported errors", "see the failures above; `funnel up --verbose` shows dbt's log")
+    if any(o.critical_failures for o in outcomes):
+        raise FunnelError("a critical GX expectation failed", "`funnel check` lists them; Data Docs in $FUNNEL_HOME")

@@ -8,7 +8,6 @@ Pipedrive funnel is compared with the independent computation of tests/test_pipe
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Warehouse, make_warehouse
+from dagster_helpers import dagster_daily
 from test_pipedrive_funnel import expected_funnel
 
 from orchestration.generators.field_crm import generate_field_crm
@@ -26,29 +26,6 @@ from orchestration.settings import Connection
 
 SOURCE_DT = date(2025, 3, 31)
 PARTITION = "2025-03-31"
-DAGSTER_RUN = """
-import json, sys
-from dagster import DagsterEventType, DagsterInstance
-from orchestration.definitions import defs
-
-with DagsterInstance.ephemeral() as instance:
-    result = defs.resolve_job_def("dbt_daily_job").execute_in_process(
-        instance=instance, partition_key=sys.argv[1], raise_on_error=False
-    )
-events = result.all_events
-print(json.dumps({
-    "success": result.success,
-    "materialized": sorted(
-        "/".join(e.event_specific_data.materialization.asset_key.path)
-        for e in events if e.event_type == DagsterEventType.ASSET_MATERIALIZATION
-    ),
-    "checks": [
-        [e.event_specific_data.check_name, e.event_specific_data.passed, str(e.event_specific_data.severity)]
-        for e in events if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
-    ],
-    "failures": [e.message for e in events if e.event_type == DagsterEventType.STEP_FAILURE],
-}))
-"""
 
 
 def user_env(wh: Warehouse, tmp: Path) -> dict[str, str]:
@@ -88,23 +65,6 @@ def failures(out: str) -> list[str]:
     ]
 
 
-def dagster_daily(env: dict[str, str], partition: str = PARTITION) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-c", DAGSTER_RUN, partition],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    run = json.loads(result.stdout.strip().splitlines()[-1])
-    assert run["success"], run["failures"]
-    errors = [name for name, passed, severity in run["checks"] if not passed and "ERROR" in severity]
-    assert not errors, f"checks failed: {errors}"
-    return run
-
-
 def schemas(wh: Warehouse) -> set[str]:
     return {str(r[0]) for r in wh.query("select table_schema || '.' || table_name from information_schema.tables")}
 
@@ -139,7 +99,7 @@ def test_pipedrive_only_reconciles_and_runs_the_dagster_daily_job(pipedrive_real
     _, env, _ = pipedrive_real
     audit = ok(funnel(env, "reconcile", "--source-dt", PARTITION))
     assert "0 mismatches: reconciled" in audit and "field_crm: nothing loaded" in audit
-    run = dagster_daily(env)
+    run = dagster_daily(env, PARTITION)
     materialized = run["materialized"]
     assert "marts/funnel/rep_sales_funnel_monthly" in materialized
     assert not [key for key in materialized if "field_service" in key or "field_crm" in key], materialized
@@ -235,7 +195,7 @@ def test_field_crm_only_builds_reconciles_and_runs_in_dagster(field_crm_only) ->
     }
     audit = ok(funnel(env, "reconcile", "--source-dt", PARTITION))
     assert "0 mismatches: reconciled" in audit and "pipedrive: nothing loaded" in audit
-    run = dagster_daily(env)
+    run = dagster_daily(env, PARTITION)
     assert "marts/field_service/metrics_daily" in run["materialized"]
     assert not [key for key in run["materialized"] if "funnel/" in key or "pipedrive" in key]
 

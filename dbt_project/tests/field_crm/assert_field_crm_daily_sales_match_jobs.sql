@@ -2,6 +2,8 @@
   metrics_daily.total_sales and transactions_count equal the transactions of fct_jobs (BOOKED/CLOSED jobs with
   a revenue amount) on the days metrics_daily covers. Returns the days that disagree.
 -#}
+{#- Dagster shows this test as a check on metrics_daily: the incremental model it checks, built after fct_jobs. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'metrics_daily'}}}) }}
 with
 
 metrics as (

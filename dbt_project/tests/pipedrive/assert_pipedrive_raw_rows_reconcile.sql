@@ -1,5 +1,7 @@
 -- Per raw Pipedrive table: raw rows = rows the staging model stands for (sum of source_rows_count, i.e.
 -- staged rows + collapsed duplicates) + rejected rows. Returns the tables that do not reconcile.
+{#- Dagster shows this test as a check on the rejects model, where the rows it accounts for end up. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'stg_pipedrive__rejects'}}}) }}
 {%- set tables = [
     ('deal_changes', 'stg_pipedrive__deal_changes'),
     ('activity', 'stg_pipedrive__activities'),
