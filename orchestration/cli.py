@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestration import warehouse
-from orchestration.dbt import dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
+from orchestration.dbt import check_target, dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
 from orchestration.errors import ExitCode, FunnelError
 from orchestration.settings import connection
 from orchestration.sources import SOURCES
@@ -191,6 +191,8 @@ def build(
     )
     if regions is not None:
         variables["regions"] = parse_regions(regions)
+    if target:
+        check_target(target)
     warehouse.start()
     echo(sources_line())
     args = ["build"] + (["--full-refresh"] if full_refresh else [])

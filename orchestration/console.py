@@ -90,8 +90,15 @@ def _error_lines(message: str) -> list[str]:
     return [
         line
         for line in lines
-        if not line.startswith("compiled code at") and " Error in " not in line and not line.startswith("^")
+        if not line.startswith("compiled code at")
+        and " Error in " not in line
+        and not line.startswith("^")
+        and not _is_header(line)
     ]
+
+
+def _is_header(line: str) -> bool:
+    return line == "Encountered an error:" or (line.endswith(" Error") and len(line.split()) <= 3)
 
 
 class _Progress:
@@ -181,6 +188,8 @@ def run_build(
     progress.close()
     report.elapsed = time.monotonic() - started
     if report.returncode != 0 and not report.failures:
-        # dbt stopped before any node (a parse or connection error): its plain output is the message
-        report.failures["dbt"] = NodeFailure("dbt", lines=[line for line in other if line.strip()][-6:])
+        # dbt stopped before any node (a parse or connection error): its plain output is the message, less the
+        # "Encountered an error:" / "Runtime Error" headers
+        lines = [line.strip() for line in other if line.strip() and not _is_header(line.strip())]
+        report.failures["dbt"] = NodeFailure("dbt", lines=lines[-6:][:2])
     return report

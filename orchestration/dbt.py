@@ -102,13 +102,31 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def profile_targets() -> list[str]:
+    """The targets of the project's dbt profile (profiles.yml): dev, ci, prod."""
+    import yaml
+
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    return sorted(profile["funnel"]["outputs"])
+
+
+def check_target(target: str) -> str:
+    """The target, if the profile has it; else one clear error instead of dbt's multi-line one."""
+    targets = profile_targets()
+    if target not in targets:
+        raise FunnelError(
+            f"no dbt target {target!r} in profiles.yml", f"use one of {', '.join(targets)} (--target or FUNNEL_TARGET)"
+        )
+    return target
+
+
 def dbt_env(conn: Connection | None = None, target: str | None = None, schema: str | None = None) -> dict[str, str]:
     """The environment of every dbt run: connection, target, schema and the source switches of this warehouse."""
     conn = conn or connection()
     env = {**os.environ, **conn.env(), **switch_env(conn)}
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    if target:
-        env["FUNNEL_TARGET"] = target
+    if target or env.get("FUNNEL_TARGET"):
+        env["FUNNEL_TARGET"] = check_target(target or env["FUNNEL_TARGET"])
     if schema:
         env["FUNNEL_DB_SCHEMA"] = schema
     return env

@@ -55,6 +55,7 @@ def test_user_errors_are_one_clear_line(wh, tmp_path: Path) -> None:
         (("build", "--source-dt", "2024-02-30"), "source_dt='2024-02-30' is not a date"),
         (("build", "--backfill-period", "-1"), "backfill_period=-1 is out of range"),
         (("build", "--timezone", "Mars/Base"), "timezone='Mars/Base' is not an IANA time zone"),
+        (("build", "--target", "staging"), "no dbt target 'staging' in profiles.yml"),
         (("build", "--regions", "atlantis"), "unknown region code(s) atlantis: not in seeds/compliance"),
         (("up", "--data", str(tmp_path)), "--data and --source go together"),
         (("load", str(tmp_path / "nope"), "--source", "pipedrive"), "is not a directory"),
@@ -67,6 +68,7 @@ def test_user_errors_are_one_clear_line(wh, tmp_path: Path) -> None:
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith("error: ") and "hint: " in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 2, (args, result.stderr)  # the error and its hint
 
 
 def test_generate_then_load_reports_every_file(wh, tmp_path: Path) -> None:
