@@ -72,7 +72,7 @@ def db_roles(
     apply: Annotated[bool, typer.Option(help="Also apply the grants to what is already built")] = True,
     target: Annotated[str | None, typer.Option(help="dbt target whose relations get the grants")] = None,
 ) -> None:
-    """Create the read-only roles bi_reader (marts) and analyst (intermediate + marts).
+    """Create the read-only roles bi_reader (marts) and analyst (intermediate, quality + marts).
 
     Passwords come from FUNNEL_BI_READER_PASSWORD / FUNNEL_ANALYST_PASSWORD; without one a new role cannot log in.
     """

@@ -68,7 +68,7 @@ def _outcome_rank(outcome: str) -> int:
 
 
 def _layer_rank(layer: str) -> int:
-    order = ["seeds", "staging", "intermediate", "marts", "privacy", "semantic", "tests"]
+    order = ["seeds", "staging", "intermediate", "marts", "quality", "privacy", "semantic", "tests"]
     return order.index(layer) if layer in order else len(order) - 1
 
 

@@ -1,6 +1,6 @@
 """The serving layer: read-only roles, streaming exports of marts, and the KPI catalogue on the semantic layer.
 
-- Roles: `bi_reader` (marts only) and `analyst` (intermediate + marts) are created here, with passwords from
+- Roles: `bi_reader` (marts only) and `analyst` (intermediate, quality + marts) are created here, with passwords from
   environment variables. What they may read is dbt's `grants` config (dbt_project.yml), applied by dbt on every
   build; macros/grants/ skips roles a server does not have yet and grants USAGE on the schemas it grants in.
 - Exports stream one mart, filtered by a date window and a region, to csv, json (JSON Lines) or parquet with
@@ -48,7 +48,12 @@ class Role:
 
 ROLES: tuple[Role, ...] = (
     Role("bi_reader", "FUNNEL_BI_READER_PASSWORD", ("marts",), "BI tools: SELECT on the marts only"),
-    Role("analyst", "FUNNEL_ANALYST_PASSWORD", ("intermediate", "marts"), "analysts: SELECT on intermediate + marts"),
+    Role(
+        "analyst",
+        "FUNNEL_ANALYST_PASSWORD",
+        ("intermediate", "quality", "marts"),
+        "analysts: SELECT on intermediate, quality + marts",
+    ),
 )
 
 

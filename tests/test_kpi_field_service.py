@@ -134,9 +134,10 @@ class Dbt:
             pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
 
     def build(self, source_dt: date, full_refresh: bool = False, tests: bool = False) -> None:
-        """Seeds, staging.field_crm and every field-service mart with their parents (and their tests if asked)."""
+        """Seeds, staging.field_crm, every field-service mart and quality list with their parents (and their tests
+        if asked)."""
         kinds = ["seed", "model", *(["test", "unit_test"] if tests else [])]
-        self("build", "--select", "staging.field_crm", "+marts.field_service",
+        self("build", "--select", "staging.field_crm", "+marts.field_service", "+quality.field_service",
              *[a for kind in kinds for a in ("--resource-type", kind)],
              source_dt=source_dt, full_refresh=full_refresh)  # fmt: skip
 
@@ -268,7 +269,7 @@ def test_unreadable_amounts_stay_bookings_and_jobs_with_an_exception(dbt, wh) ->
     assert j5 == [(None, True, True, Decimal("0.00"), False)]
     exceptions = wh.query(
         "select exception_type, subject, detail, occurrences, first_seen_file"
-        f" from {mart('field_service_exceptions')} where exception_type like 'unreadable%%' order by subject"
+        f" from {SCHEMA}_quality.field_service_exceptions where exception_type like 'unreadable%%' order by subject"
     )
     assert exceptions == [
         ("unreadable_booking_amount", "B5",

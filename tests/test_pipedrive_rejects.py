@@ -150,7 +150,7 @@ def test_unknown_stage_and_type_are_kept_and_surfaced(built) -> None:  # type: i
     exceptions = {
         (kind, key): (in_lookup, events)
         for kind, key, in_lookup, events in wh.query(
-            "select source_kind, source_key, is_in_lookup, events_count from dev_marts.funnel_step_exceptions"
+            "select source_kind, source_key, is_in_lookup, events_count from dev_quality.funnel_step_exceptions"
         )
     }
     assert exceptions[("stage", "77")] == (False, 1)

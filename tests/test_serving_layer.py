@@ -32,6 +32,7 @@ from orchestration.settings import REPO_ROOT
 
 SOURCE_DT = "2025-03-31"
 MARTS, INTERMEDIATE, STAGING = "dev_marts", "dev_intermediate", "dev_staging"
+QUALITY = "dev_quality"
 PII_MODEL = "int_field_service__customer_contacts"
 
 
@@ -125,6 +126,8 @@ def test_bi_reader_reads_marts_and_nothing_else(built, wh, passwords) -> None:
             (STAGING, "stg_pipedrive__users"),
             (INTERMEDIATE, "int_deals_consolidated"),
             (INTERMEDIATE, PII_MODEL),
+            (QUALITY, "field_service_exceptions"),  # work lists for analysts, not BI
+            (QUALITY, "funnel_step_exceptions"),
         ]
         for schema, table in denied:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -155,9 +158,11 @@ def test_bi_reader_cannot_write_anything(built, wh, passwords) -> None:
     assert wh.scalar(sql.SQL("select count(*) from {}").format(mart).as_string(None)) > 0  # type: ignore[arg-type]
 
 
-def test_analyst_reads_intermediate_and_marts_only(built, wh, passwords) -> None:
+def test_analyst_reads_intermediate_quality_and_marts_only(built, wh, passwords) -> None:
     with connect_as(wh, "analyst", passwords["analyst"]) as db:
         assert db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(MARTS, "fct_jobs"))).fetchone()
+        for model in ("field_service_exceptions", "funnel_step_exceptions"):
+            assert db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(QUALITY, model))).fetchone()
         for model in ("int_deals_consolidated", "int_field_service__quotes_linked"):
             assert db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(INTERMEDIATE, model))).fetchone()
         for schema, table in [
@@ -180,7 +185,7 @@ def test_grants_come_from_dbt_config(manifest) -> None:
         layer, grantees = node["fqn"][1], set(node["config"].get("grants", {}).get("select", []))
         if layer in ("marts", "semantic"):
             assert grantees == {"bi_reader", "analyst"}, node["name"]
-        elif layer == "intermediate" and node["name"] != PII_MODEL:
+        elif layer in ("intermediate", "quality") and node["name"] != PII_MODEL:
             assert grantees == {"analyst"}, node["name"]
         else:
             assert not grantees, f"{node['name']} ({layer}) must not be granted to anyone"

@@ -1,6 +1,6 @@
 {#-
   How dbt's `grants` config is applied on Postgres in this project (dbt_project.yml sets it per folder:
-  marts -> bi_reader, analyst; intermediate -> analyst; staging and raw -> nobody).
+  marts -> bi_reader, analyst; intermediate, quality -> analyst; staging and raw -> nobody).
 
   Two additions to dbt's default__apply_grants:
   - a grantee the server does not have (roles are created by `funnel db roles`) is skipped with a warning,
