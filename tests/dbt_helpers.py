@@ -16,20 +16,20 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 # The Pipedrive incremental chain: model -> dbt folder (schema suffix).
 PIPEDRIVE_INCREMENTAL = {
-    "daily_deal_stats": "intermediate",
-    "daily_activity_stats": "intermediate",
-    "monthly_deal_stats": "intermediate",
-    "monthly_activity_stats": "intermediate",
-    "monthly_stats": "intermediate",
+    "int_deal_stats_daily": "intermediate",
+    "int_activity_stats_daily": "intermediate",
+    "int_deal_stats_monthly": "intermediate",
+    "int_activity_stats_monthly": "intermediate",
+    "int_funnel_stats_monthly": "intermediate",
     "rep_sales_funnel_monthly": "marts",
 }
 # Date column and grain of each (the delete_window pre-hook of the model).
 PIPEDRIVE_WINDOWS = {
-    "daily_deal_stats": ("date_day", "day"),
-    "daily_activity_stats": ("date_day", "day"),
-    "monthly_deal_stats": ("date_month", "month"),
-    "monthly_activity_stats": ("date_month", "month"),
-    "monthly_stats": ("date_month", "month"),
+    "int_deal_stats_daily": ("date_day", "day"),
+    "int_activity_stats_daily": ("date_day", "day"),
+    "int_deal_stats_monthly": ("date_month", "month"),
+    "int_activity_stats_monthly": ("date_month", "month"),
+    "int_funnel_stats_monthly": ("date_month", "month"),
     "rep_sales_funnel_monthly": ("month", "month"),
 }
 # What a run of the chain builds: the incremental models, and first the Pipedrive staging layer they read (its

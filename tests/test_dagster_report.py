@@ -17,7 +17,7 @@ from orchestration.translator import describe_dbt_test
 
 SOURCE_DT = "2024-06-30"
 MART = AssetKey(["marts", "funnel", "rep_sales_funnel_monthly"])
-DAILY = AssetKey(["intermediate", "funnel", "daily_deal_stats"])
+DAILY = AssetKey(["intermediate", "funnel", "int_deal_stats_daily"])
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,7 @@ def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:  # type: 
     replayed.full_refresh(D10)
     assert_snapshot_equals_full_refresh(wh)
     # The replayed days are really covered: every day of the replay window has stage entries.
-    days = {row[0] for row in wh.query(f"select date_day from {relation('daily_deal_stats')}")}
+    days = {row[0] for row in wh.query(f"select date_day from {relation('int_deal_stats_daily')}")}
     assert set(DAYS) <= days
     months = {row[0] for row in wh.query(f"select month from {relation('rep_sales_funnel_monthly')}")}
     assert {date(2025, 3, 1), date(2025, 4, 1)} <= months
@@ -116,7 +116,7 @@ def test_rerun_changes_nothing(replayed, wh) -> None:  # type: ignore[no-untyped
 def test_late_row_inside_the_next_window_is_picked_up(replayed, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     late_day = D11 - timedelta(days=2)  # lands after the D10 run, inside the D11 run's window
     entries = (
-        f"select coalesce(sum(stage_entries_count), 0) from {relation('daily_deal_stats')}"
+        f"select coalesce(sum(stage_entries_count), 0) from {relation('int_deal_stats_daily')}"
         " where date_day = %s and stage_id = 7"
     )
     replayed.incremental(D11)
@@ -137,7 +137,7 @@ def test_vanished_day_leaves_no_stale_rows(replayed, wh, export, tmp_path) -> No
     gone = D11 - timedelta(days=1)
     daily_rows = f"select count(*) from {{}} where date_day = '{gone.isoformat()}'"
     replayed.incremental(D11)
-    for model in ("daily_deal_stats", "daily_activity_stats"):
+    for model in ("int_deal_stats_daily", "int_activity_stats_daily"):
         assert wh.scalar(daily_rows.format(relation(model))) > 0
     # Upstream re-delivers both files without any row of that (business, Europe/Berlin) day.
     for name, column in (("deal_changes.csv", "change_time"), ("activity.csv", "due_to")):
@@ -149,7 +149,7 @@ def test_vanished_day_leaves_no_stale_rows(replayed, wh, export, tmp_path) -> No
         write_csv(tmp_path / name, header, kept)
     wh.load(tmp_path, "pipedrive", replace=True)
     incremental_then_full_refresh(wh, replayed, D11)
-    for model in ("daily_deal_stats", "daily_activity_stats"):
+    for model in ("int_deal_stats_daily", "int_activity_stats_daily"):
         assert wh.scalar(daily_rows.format(f"snapshot.{model}")) == 0
 
 
@@ -161,7 +161,7 @@ def test_backfill_of_past_days_after_later_days_equals_a_full_refresh(replayed, 
     replayed.incremental(D11)
     window_end, backfill = date(2025, 3, 28), 5
     deal_id, stage_id, later_day = wh.query(
-        f"select deal_id, stage_id, date_day from {relation('daily_deal_stats')}"
+        f"select deal_id, stage_id, date_day from {relation('int_deal_stats_daily')}"
         " where funnel_step is not null and date_day between '2025-03-29' and '2025-03-31'"
         " order by date_day, deal_id, stage_id limit 1"
     )[0]
@@ -176,7 +176,7 @@ def test_backfill_of_past_days_after_later_days_equals_a_full_refresh(replayed, 
     replayed("test", "--select", *INCREMENTAL, source_dt=window_end, backfill=backfill)
     assert (
         wh.scalar(
-            f"select count(*) from {relation('daily_deal_stats')} where deal_id = %s and stage_id = %s"
+            f"select count(*) from {relation('int_deal_stats_daily')} where deal_id = %s and stage_id = %s"
             " and date_day in (date '2025-03-25', %s)",
             (deal_id, stage_id, later_day),
         )

@@ -36,7 +36,7 @@ from orchestration.reconcile import format_report, reconcile
 from orchestration.settings import REPO_ROOT, Connection
 
 FUNNEL = [sys.executable, "-m", "orchestration.cli"]
-CHAIN = "+staging.pipedrive +monthly_stats +rep_sales_funnel_monthly"
+CHAIN = "+staging.pipedrive +int_funnel_stats_monthly +rep_sales_funnel_monthly"
 INCREMENTAL_CHAIN = "config.materialized:incremental,staging.pipedrive+"
 D0, D1 = date(2025, 3, 20), date(2025, 3, 24)
 
@@ -145,11 +145,11 @@ def built(server, tmp_path_factory):  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_dbt_sigkill_inside_delete_insert_leaves_old_state_and_rerun_converges(built) -> None:  # type: ignore[no-untyped-def]
     wh = built
-    table = "dev_intermediate.daily_deal_stats"
+    table = "dev_intermediate.int_deal_stats_daily"
     before = checksum(wh, table)
     gate = lock_raw(wh.conn)
     try:
-        run = start_dbt(wh.conn, "daily_deal_stats", D1)
+        run = start_dbt(wh.conn, "int_deal_stats_daily", D1)
         wait_for(lambda: blocked_backends(wh.conn), what="dbt to block inside the model's transaction")
         (pid, _query), *_ = blocked_backends(wh.conn)
         # Its pre-hook already deleted the window (uncommitted): other sessions still see the old rows.

@@ -19,13 +19,13 @@ from conftest import make_warehouse
 from orchestration.dbt import dbt_vars
 from orchestration.reconcile import format_report, reconcile
 
-PIPEDRIVE_CHAIN = "+staging.pipedrive +monthly_stats +rep_sales_funnel_monthly"
+PIPEDRIVE_CHAIN = "+staging.pipedrive +int_funnel_stats_monthly +rep_sales_funnel_monthly"
 PIPEDRIVE_INCREMENTAL = {
-    "daily_deal_stats",
-    "daily_activity_stats",
-    "monthly_deal_stats",
-    "monthly_activity_stats",
-    "monthly_stats",
+    "int_deal_stats_daily",
+    "int_activity_stats_daily",
+    "int_deal_stats_monthly",
+    "int_activity_stats_monthly",
+    "int_funnel_stats_monthly",
     "rep_sales_funnel_monthly",
 }
 FIELD_CRM_INCREMENTAL = {"lead_funnel_daily", "lead_funnel_monthly", "metrics_daily", "sales_performance_monthly"}
@@ -93,12 +93,12 @@ def test_shared_export_reconciles_and_tampering_is_caught(shared_wh, shared_expo
         " where ctid = (select ctid from dev_marts.rep_sales_funnel_monthly limit 1)"
     )
     wh.query(
-        "insert into dev_intermediate.daily_deal_stats"
-        " select * from dev_intermediate.daily_deal_stats order by date_day desc limit 1"
+        "insert into dev_intermediate.int_deal_stats_daily"
+        " select * from dev_intermediate.int_deal_stats_daily order by date_day desc limit 1"
     )
     report = reconcile(source_dt="2024-07-02", conn=wh.conn)
     failing = {m.model: (m.extra_rows, m.missing_rows) for m in report.models if not m.ok}
-    assert failing == {"rep_sales_funnel_monthly": (1, 1), "daily_deal_stats": (1, 0)}, format_report(report)
+    assert failing == {"rep_sales_funnel_monthly": (1, 1), "int_deal_stats_daily": (1, 0)}, format_report(report)
     assert report.mismatches == 2
     assert "MISMATCH" in format_report(report)
     assert leftover_scratch(wh) == 0

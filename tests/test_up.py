@@ -52,7 +52,7 @@ def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Pat
     state_file = home / "last_up.json"
     state = json.loads(state_file.read_text())
     state_file.write_text(json.dumps({**state, "code": "an earlier version", "fingerprint": "of that version"}))
-    wh.query("alter table dev_intermediate.daily_deal_stats drop column deal_id")
+    wh.query("alter table dev_intermediate.int_deal_stats_daily drop column deal_id")
     upgraded = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert upgraded.returncode == 0, upgraded.stdout[-3000:] + upgraded.stderr[-3000:]
     assert "code changed since the last build: rebuilding everything (--full-refresh)" in upgraded.stdout

@@ -17,7 +17,7 @@
     data_tests:
       - running_sum_matches:
           arguments:
-            daily_model: ref('daily_deal_stats')
+            daily_model: ref('int_deal_stats_daily')
             group_by: [funnel_step]
             measures: {deals_count: deals_first_in_month_count, stage_entries_count: stage_entries_count}
 -#}

@@ -13,7 +13,7 @@
 ) }}
 
 {%- set window_start, window_end = window_bounds('month') %}
-{#- The first month comes from all of staging, not from monthly_stats: a run only sees its window there, so
+{#- The first month comes from all of staging, not from int_funnel_stats_monthly: a run only sees its window there, so
     an event landing late with a date before every window built (a 1900 typo) would start a full refresh's
     grid earlier than an incremental one's. Each min() walks the changed_at / due_at index up to its first
     matching row instead of scanning the history. -#}
@@ -33,13 +33,13 @@
 
 with
 
-monthly_stats as (
+int_funnel_stats_monthly as (
 
     select
         date_month,
         funnel_step,
         deals_count
-    from {{ ref('monthly_stats') }}
+    from {{ ref('int_funnel_stats_monthly') }}
     where {{ window_filter('date_month', 'month') }}
 
 ),
@@ -84,12 +84,12 @@ final as (
         grid.month_date as month,  -- noqa: RF04
         grid.kpi_name,
         grid.funnel_step,
-        cast(coalesce(monthly_stats.deals_count, 0) as bigint) as deals_count
+        cast(coalesce(int_funnel_stats_monthly.deals_count, 0) as bigint) as deals_count
     from grid
-    left join monthly_stats
+    left join int_funnel_stats_monthly
         on
-            grid.month_date = monthly_stats.date_month
-            and grid.funnel_step = monthly_stats.funnel_step
+            grid.month_date = int_funnel_stats_monthly.date_month
+            and grid.funnel_step = int_funnel_stats_monthly.funnel_step
 
 )
 

@@ -10,7 +10,7 @@
   with no such creation, the latest created at or before it, else episode 1. Every other deal is episode 1.
 -#}
 {#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
-    each), and the index on changed_at lets the incremental daily_deal_stats read only its window. -#}
+    each), and the index on changed_at lets the incremental int_deal_stats_daily read only its window. -#}
 {{ config(
     materialized='table',
     indexes=[{'columns': ['changed_at']}],

@@ -1,8 +1,8 @@
 {#-
   Activities per business day (of due_to), activity type and deal (incremental, delete+insert over the window).
 
-  Grain: date_day x activity_type x deal_id. As in daily_deal_stats, a row depends only on the activities
-  of its own day, and monthly_activity_stats counts distinct deals per month from these rows. Overdue flags
+  Grain: date_day x activity_type x deal_id. As in int_deal_stats_daily, a row depends only on the activities
+  of its own day, and int_activity_stats_monthly counts distinct deals per month from these rows. Overdue flags
   depend on source_dt and live in activity_volume_daily.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}

@@ -1,5 +1,5 @@
 {#-
-  Stage entries per business month and stage, rolled up from daily_deal_stats (incremental, delete+insert of
+  Stage entries per business month and stage, rolled up from int_deal_stats_daily (incremental, delete+insert of
   every month the window touches, each recomputed from all the daily rows of that month: the month stays the
   roll-up of its days, also when a backfill re-processes days before others already built).
   deals_entered_count and deals_reached_step_count are distinct deals in the month; a deal reaching a step
@@ -24,7 +24,7 @@ daily as (
         funnel_step,
         stage_entries_count,
         {{ crm_month_start('date_day') }} as date_month
-    from {{ ref('daily_deal_stats') }}
+    from {{ ref('int_deal_stats_daily') }}
     where {{ window_filter('date_day', 'month') }}
 
 ),

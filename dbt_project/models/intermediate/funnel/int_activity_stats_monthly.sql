@@ -1,5 +1,5 @@
 {#-
-  Activities per business month (of due_to) and activity type, rolled up from daily_activity_stats
+  Activities per business month (of due_to) and activity type, rolled up from int_activity_stats_daily
   (incremental, delete+insert of every month the window touches, each recomputed from all the daily rows of
   that month). deals_with_done_activity_count and deals_reached_step_count are distinct deals in the month; a
   deal reaching a step through several types is credited to the type of its first done day in the month (the
@@ -26,7 +26,7 @@ daily as (
         activities_count,
         done_activities_count,
         {{ crm_month_start('date_day') }} as date_month
-    from {{ ref('daily_activity_stats') }}
+    from {{ ref('int_activity_stats_daily') }}
     where {{ window_filter('date_day', 'month') }}
 
 ),

@@ -1,6 +1,6 @@
 {#-
   The funnel per business month and step: distinct deals that reached the step in the month, from stage
-  changes (monthly_deal_stats) and done activities (monthly_activity_stats). Incremental, delete+insert of
+  changes (int_deal_stats_monthly) and done activities (int_activity_stats_monthly). Incremental, delete+insert of
   the months the window touches. Only steps reached in the month have a row; rep_sales_funnel_monthly adds
   the zeros.
 -#}
@@ -21,7 +21,7 @@ monthly_deals as (
         funnel_step,
         deals_reached_step_count,
         stage_entries_count
-    from {{ ref('monthly_deal_stats') }}
+    from {{ ref('int_deal_stats_monthly') }}
     where
         funnel_step is not null
         and {{ window_filter('date_month', 'month') }}
@@ -35,7 +35,7 @@ monthly_activities as (
         funnel_step,
         deals_reached_step_count,
         done_activities_count
-    from {{ ref('monthly_activity_stats') }}
+    from {{ ref('int_activity_stats_monthly') }}
     where
         funnel_step is not null
         and {{ window_filter('date_month', 'month') }}
