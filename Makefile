@@ -26,6 +26,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/funnel db start >/dev/null
 	eval "$$($(BIN)/funnel db env)" && FUNNEL_TARGET=ci $(BIN)/sqlfluff lint --processes 2 dbt_project/models
 

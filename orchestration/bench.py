@@ -148,8 +148,8 @@ def machine_info(conn: Connection) -> dict[str, Any]:
         match = re.search(r"MemTotal:\s+(\d+) kB", meminfo.read_text())
         ram_gb = round(int(match.group(1)) / 1024 / 1024, 1) if match else None
     with psycopg.connect(conn.url(), autocommit=True) as db:
-        server = db.execute("show server_version").fetchone()[0]  # type: ignore[index]
-        settings = dict(
+        server = warehouse.scalar(db, "show server_version")
+        settings: dict[str, str] = dict(
             db.execute(
                 "select name, setting || coalesce(unit, '') from pg_settings where name = any(%s)",
                 (["shared_buffers", "work_mem", "max_parallel_workers_per_gather", "synchronous_commit", "jit"],),
@@ -599,8 +599,8 @@ class Bench:
             for _ in range(self.repeat):
                 for shape, items in targets.items():
                     with db.transaction():
-                        for _, _, table, _, _ in items:
-                            db.execute(sql.SQL("truncate {}").format(table))
+                        for _, _, relation, _, _ in items:
+                            db.execute(sql.SQL("truncate {}").format(relation))
                     self.checkpoint()
                     started = time.perf_counter()
                     for source, path, _, target, options in items:
@@ -841,7 +841,7 @@ class Bench:
                 started = time.perf_counter()
                 db.execute(sql.SQL("create table {} as {}").format(target, statement))
                 runs.append(time.perf_counter() - started)
-            rows = db.execute(sql.SQL("select count(*) from {}").format(target)).fetchone()[0]  # type: ignore[index]
+            rows = warehouse.scalar(db, sql.SQL("select count(*) from {}").format(target))
         seconds = median(runs)
         full = self.measures.get("full_build", {})
         subgraph = full.get("funnel_mart_subgraph_exec_s")
@@ -911,7 +911,7 @@ class Bench:
                     return name
         return None
 
-    def bi_statement(self, query: str, model: Model) -> sql.Composable:
+    def bi_statement(self, query: str, model: Model) -> sql.Composed:
         cols = self.columns(model.schema, model.alias)
         # The last complete month and quarter up to source_dt (end = 2025-06-30: June, Q2).
         after = self.end + timedelta(days=1)
@@ -938,7 +938,7 @@ class Bench:
                 if col is None:
                     raise BenchError(f"no {dim} column in {model.name} (columns: {', '.join(c for c, _ in cols)})")
             used = {date_col, *dims.values()}
-            measures = []
+            measures: list[sql.Composable] = []
             for name, dtype in cols:
                 if name in used or dtype not in NUMERIC_TYPES or re.search(r"(^|_)id$", name):
                     continue
@@ -1264,7 +1264,7 @@ class Bench:
 
 
 def _ok(measure: dict[str, Any] | None) -> bool:
-    return bool(measure) and measure.get("status") == "ok"  # type: ignore[union-attr]
+    return measure is not None and measure.get("status") == "ok"
 
 
 def latest_result(out_dir: Path, size: str) -> dict[str, Any] | None:
@@ -1310,7 +1310,7 @@ def targets(result: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
     # before daily_window existed measured another thing and are not compared.
     lower = latest_result(out_dir, {"L": "M", "M": "S", "S": "XS"}.get(size, "-"))
     lower_window = lower["measures"].get("daily_window") if lower else None
-    if _ok(window) and lower and _ok(lower_window):
+    if window and lower and lower_window and _ok(window) and _ok(lower_window):
         growth = window["seconds"] / lower_window["seconds"]
         history = result["dataset"]["deals"] / lower["dataset"]["deals"]
         add(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -88,7 +88,7 @@ def db_roles(
         echo("grants applied to the relations already built (dbt applies them on every build too)")
 
 
-def _progress(label: str):  # type: ignore[no-untyped-def]
+def _progress(label: str) -> Callable[[int], None]:
     def report(rows: int) -> None:
         typer.echo(f"\r{label}: {rows:,} rows", nl=False, err=True)
 
@@ -318,7 +318,7 @@ def kpi_list(
         echo(f"{len(kpis)} KPIs")
 
 
-def render_table(columns: list[str], rows: list[tuple[object, ...]], fmt: str) -> str:
+def render_table(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: str) -> str:
     """Rows as an aligned table with a header (people), CSV or JSON Lines (machines)."""
     import csv
     import io
@@ -387,7 +387,7 @@ def kpi_query(
         raise typer.Exit(ExitCode.NO_ROWS)
 
 
-def human_value(column: str, value: object, kpis: dict[str, object]) -> object:
+def human_value(column: str, value: object, kpis: Mapping[str, object]) -> object:
     """Rates as percentages with one decimal, other fractions rounded to two decimals."""
     if not isinstance(value, float | Decimal) or isinstance(value, bool):
         return value

@@ -115,10 +115,10 @@ def report_build(
                     key = translator.get_asset_key(node)
                     incremental = node["config"].get("materialized") == "incremental"
                     meta = {"source": "funnel build (outside Dagster)", "dbt_unique_id": unique_id}
-                    built = days
+                    built: list[str | None] = list(days)
                     if incremental and not full_refresh and instance.get_latest_materialization_event(key) is None:
-                        built = history  # its first build filled every day up to source_dt
-                    for day in built if incremental else [None]:
+                        built = list(history)  # its first build filled every day up to source_dt
+                    for day in built if incremental else [None]:  # a table rebuilt whole has no partitions
                         instance.report_runless_asset_event(AssetMaterialization(key, partition=day, metadata=meta))
                         reported.materializations += 1
                 elif kind == "test" and status in ("pass", "warn", "fail", "error"):
@@ -131,23 +131,23 @@ def report_build(
                             check_name=check.name,
                             passed=status == "pass",
                             severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
-                            metadata={"status": status, "failures": int(result.get("failures") or 0)},
+                            metadata={"status": status, "failures": int(str(result.get("failures") or 0))},
                         )
                     )
                     reported.checks += 1
             if build:
                 reported.materializations += _report_raw_loads(instance)
             models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-            for result in gx:
-                if result["model"] not in models:
+            for outcome in gx:
+                if outcome["model"] not in models:
                     continue
                 instance.report_runless_asset_event(
                     AssetCheckEvaluation(
-                        asset_key=translator.get_asset_key(models[result["model"]]),
-                        check_name=f"gx_{result['model']}",
-                        passed=bool(result["passed"]),
-                        severity=AssetCheckSeverity.ERROR if result["critical"] else AssetCheckSeverity.WARN,
-                        metadata={k: result[k] for k in ("expectations", "failed", "as_of")},
+                        asset_key=translator.get_asset_key(models[outcome["model"]]),
+                        check_name=f"gx_{outcome['model']}",
+                        passed=bool(outcome["passed"]),
+                        severity=AssetCheckSeverity.ERROR if outcome["critical"] else AssetCheckSeverity.WARN,
+                        metadata={k: outcome[k] for k in ("expectations", "failed", "as_of")},
                     )
                 )
                 reported.checks += 1
@@ -178,7 +178,11 @@ def _report_raw_loads(instance: Any) -> int:
         seen = latest.asset_materialization.metadata.get("load_id") if latest and latest.asset_materialization else None
         if seen is not None and seen.value == load_id:
             continue
-        meta = {"source": "funnel load (outside Dagster)", "load_id": int(load_id), "active_rows": int(rows or 0)}
+        meta: dict[str, str | int] = {
+            "source": "funnel load (outside Dagster)",
+            "load_id": int(load_id),
+            "active_rows": int(rows or 0),
+        }
         instance.report_runless_asset_event(AssetMaterialization(key, metadata=meta))
         reported += 1
     return reported

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import overload
 from zoneinfo import ZoneInfo, available_timezones
 
 from orchestration.errors import FunnelError
@@ -31,6 +32,12 @@ def parse_source_dt(value: str, name: str = "source_dt") -> date:
         raise FunnelError(f"{name}={value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-30") from None
 
 
+@overload
+def parse_int(value: str | int, name: str, minimum: int | None = None) -> int: ...
+@overload
+def parse_int(value: None, name: str, minimum: int | None = None) -> None: ...
+@overload
+def parse_int(value: str | int | None, name: str, minimum: int | None = None) -> int | None: ...
 def parse_int(value: str | int | None, name: str, minimum: int | None = None) -> int | None:
     """Whole numbers from the command line, refused with a message that names the value."""
     if value is None or isinstance(value, int):

@@ -21,7 +21,7 @@ from psycopg import sql
 from orchestration.errors import FunnelError
 from orchestration.privacy import ensure_privacy_tables
 from orchestration.sources import Table, raw_schema, source_tables
-from orchestration.warehouse import connect
+from orchestration.warehouse import connect, scalar
 
 BOM = b"\xef\xbb\xbf"
 # A quoted value may legitimately span lines; beyond this many it is an unterminated quote, not a value.
@@ -115,7 +115,7 @@ def files_for(directory: Path, table: Table) -> list[Path]:
 def ensure_raw_tables(db: psycopg.Connection, source: str) -> None:
     db.execute(LEDGER_DDL)
     ensure_privacy_tables(db)  # staging reads the suppression list: it exists wherever raw data does
-    if db.execute("select to_regprocedure('raw.load_setting(text)') is null").fetchone()[0]:  # type: ignore[index]
+    if scalar(db, "select to_regprocedure('raw.load_setting(text)') is null"):
         db.execute(LOAD_SETTING_DDL)
     schema = raw_schema(source)
     db.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
@@ -154,7 +154,7 @@ def _upgrade_lineage_defaults(
 ) -> None:
     """Tables and sequences created by an earlier version (defaults read per row, no sequence cache) get the
     current ones; nothing is altered (no lock taken) when they are current already."""
-    current = dict(
+    current: dict[str, str] = dict(
         db.execute(
             "select a.attname, pg_get_expr(d.adbin, d.adrelid) from pg_attrdef as d"
             " join pg_attribute as a on a.attrelid = d.adrelid and a.attnum = d.adnum"
@@ -420,11 +420,12 @@ def _load_file(db: psycopg.Connection, source: str, table: Table, path: Path, re
                 f"content differs from load {previous[0]} (sha256 {previous[1][:12]} -> {digest[:12]}); not loaded"
             )
             return result
-        load_id = db.execute(
+        load_id = scalar(
+            db,
             "insert into raw.load_ledger (source, table_name, file_name, file_path, file_sha256, file_bytes,"
             " data_lines, rows_loaded, rows_rejected) values (%s, %s, %s, %s, %s, %s, 0, 0, 0) returning load_id",
             (source, table.name, path.name, str(path.resolve()), digest, path.stat().st_size),
-        ).fetchone()[0]  # type: ignore[index]
+        )
         db.execute(
             "select set_config('funnel.source_file', %s, true), set_config('funnel.file_sha256', %s, true),"
             " set_config('funnel.load_id', %s, true)",

@@ -68,7 +68,7 @@ create or replace trigger audit_log_no_truncate before truncate on privacy.audit
 
 def ensure_privacy_tables(db: psycopg.Connection) -> None:
     """Create the privacy schema (suppressions, audit log); the loader calls it with the raw tables."""
-    if db.execute("select to_regclass('privacy.suppressions') is null").fetchone()[0]:  # type: ignore[index]
+    if warehouse.scalar(db, "select to_regclass('privacy.suppressions') is null"):
         db.execute(PRIVACY_DDL)
 
 
@@ -208,7 +208,7 @@ class _Warehouse:
                 query = sql.SQL("select count(*) from {} where {} " + test).format(
                     relation_of(node), sql.Identifier(column)
                 )
-                rows = db.execute(query, (value,)).fetchone()[0]
+                rows = warehouse.scalar(db, query, (value,))
                 if rows:
                     counts[name] = rows
         return counts
@@ -264,16 +264,18 @@ def _apply(
 
 
 def _audit(db: psycopg.Connection, change: Change) -> int:
-    who = f"{db.execute('select current_user').fetchone()[0]} (os user {getpass.getuser()})"
+    who = f"{warehouse.scalar(db, 'select current_user')} (os user {getpass.getuser()})"
     touched = {table: counts for table, counts in change.raw.items()}
     if change.rejected_lines:
         touched["raw.load_rejects"] = {"delete": change.rejected_lines}
-    row = db.execute(
-        "insert into privacy.audit_log (operation, requested_by, scope, rows_touched, total_rows)"
-        " values (%s, %s, %s, %s, %s) returning audit_id",
-        (change.operation, who, change.scope, json.dumps(touched, sort_keys=True), change.total_rows),
-    ).fetchone()
-    return int(row[0])
+    return int(
+        warehouse.scalar(
+            db,
+            "insert into privacy.audit_log (operation, requested_by, scope, rows_touched, total_rows)"
+            " values (%s, %s, %s, %s, %s) returning audit_id",
+            (change.operation, who, change.scope, json.dumps(touched, sort_keys=True), change.total_rows),
+        )
+    )
 
 
 # --- forget ------------------------------------------------------------------------------------------------
@@ -313,7 +315,7 @@ def _still_personal(db: psycopg.Connection, index: sql.Composable, keys: list[tu
         " on listed.table_name = k.t and listed._load_id = k.l and listed._source_line = k.s"
         " where listed.has_personal_data"
     ).format(index)
-    return db.execute(query, ([k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys])).fetchone()[0]
+    return int(warehouse.scalar(db, query, ([k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys])))
 
 
 def _plain_identifiers(db: psycopg.Connection, rows: list[tuple], given: str) -> set[str]:
@@ -398,7 +400,7 @@ def forget(
         left = _still_personal(db, project.index, [r[:4] for r in rows if rules.get((r[0], r[1]))])
         if left:
             raise FunnelError(
-                f"{len(left)} raw row(s) of the subject still hold personal data after forget",
+                f"{left} raw row(s) of the subject still hold personal data after forget",
                 "check compliance_erasure_policies.csv covers every table listed above",
             )
     return change

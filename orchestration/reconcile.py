@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from orchestration import warehouse
@@ -121,18 +122,18 @@ def relation_of(node: dict) -> sql.Composable:
     return sql.Identifier(node["schema"], node.get("alias") or node["name"])
 
 
-def relation_exists(db, node: dict | None) -> bool:  # type: ignore[no-untyped-def]
+def relation_exists(db: psycopg.Connection, node: dict | None) -> bool:
     if node is None:
         return False
     name = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
-    return db.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+    return bool(warehouse.scalar(db, "select to_regclass(%s) is not null", (name,)))
 
 
-def _table_exists(db, schema: str, table: str) -> bool:  # type: ignore[no-untyped-def]
-    return db.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)).fetchone()[0]
+def _table_exists(db: psycopg.Connection, schema: str, table: str) -> bool:
+    return bool(warehouse.scalar(db, "select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)))
 
 
-def _pipedrive_counts(db, models: dict[str, dict], report: Report) -> None:  # type: ignore[no-untyped-def]
+def _pipedrive_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
     rejects = models.get("stg_pipedrive__rejects")
     if not _table_exists(db, "raw_pipedrive", "deal_changes"):
         report.notes.append("pipedrive: nothing loaded (no raw_pipedrive tables)")
@@ -151,17 +152,18 @@ def _pipedrive_counts(db, models: dict[str, dict], report: Report) -> None:  # t
     for table, model in PIPEDRIVE_TABLES.items():
         if not _table_exists(db, "raw_pipedrive", table):
             continue
-        raw = db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("raw_pipedrive", table))).fetchone()
-        staged, represented = db.execute(
-            sql.SQL("select count(*), coalesce(sum(source_rows_count), 0) from {}").format(relation_of(models[model]))
-        ).fetchone()
+        raw = warehouse.one_row(db, sql.SQL("select count(*) from {}").format(sql.Identifier("raw_pipedrive", table)))
+        staged, represented = warehouse.one_row(
+            db,
+            sql.SQL("select count(*), coalesce(sum(source_rows_count), 0) from {}").format(relation_of(models[model])),
+        )
         reasons = by_reason.get(table, {})
         report.tables.append(
             TableCount("pipedrive", table, raw[0], staged, int(represented) - staged, sum(reasons.values()), reasons)
         )
 
 
-def _field_crm_counts(db, models: dict[str, dict], report: Report) -> None:  # type: ignore[no-untyped-def]
+def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
     reconciliation = models.get("stg_field_crm__file_reconciliation")
     rejects = models.get("stg_field_crm__rejects")
     if not _table_exists(db, "raw_field_crm", "leads"):
@@ -201,7 +203,7 @@ def _window(node: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _compare(db, live: dict, scratch: dict, check: ModelCheck) -> None:  # type: ignore[no-untyped-def]
+def _compare(db: psycopg.Connection, live: dict, scratch: dict, check: ModelCheck) -> None:
     columns = [
         row[0]
         for row in db.execute(
@@ -222,12 +224,12 @@ def _compare(db, live: dict, scratch: dict, check: ModelCheck) -> None:  # type:
         " (select count(*) from (select * from incremental except all select * from full_refresh) as extra),"
         " (select count(*) from (select * from full_refresh except all select * from incremental) as missing)"
     ).format(day=day, inc=inc, full=full, cols=cols)
-    check.covered_dates, check.first_date, check.last_date, check.extra_rows, check.missing_rows = db.execute(
-        query
-    ).fetchone()
+    check.covered_dates, check.first_date, check.last_date, check.extra_rows, check.missing_rows = warehouse.one_row(
+        db, query
+    )
 
 
-def _scratch_schemas(db, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _scratch_schemas(db: psycopg.Connection, prefix: str) -> list[str]:
     rows = db.execute(
         "select nspname from pg_namespace where nspname = %s or left(nspname, %s) = %s",
         (prefix, len(prefix) + 1, prefix + "_"),

@@ -139,7 +139,7 @@ class FunnelDbtResource(DbtCliResource):
     """
 
     @property
-    def _cli_version(self) -> Version:  # type: ignore[override]
+    def _cli_version(self) -> Version:
         """The dbt-core installed with this package (dagster-dbt would run `dbt --version`: seconds per op)."""
         from dbt.version import __version__
 
@@ -149,7 +149,7 @@ class FunnelDbtResource(DbtCliResource):
         """No in-process dbt adapter: row counts come from orchestration.assets over the project's connection."""
         return None
 
-    def cli(self, args: Any, **kwargs: Any) -> DbtCliInvocation:  # type: ignore[override]
+    def cli(self, args: Any, **kwargs: Any) -> DbtCliInvocation:
         # dbt's default "eager" indirect selection: a test runs in the op that builds any of its parents; the
         # tests of incremental models are excluded from the other op (orchestration.assets), so each runs once.
         env = dbt_env()
@@ -158,7 +158,10 @@ class FunnelDbtResource(DbtCliResource):
 
 
 def dbt_resource(project: DbtProject | None = None) -> FunnelDbtResource:
-    return FunnelDbtResource(project_dir=project or dbt_project(), dbt_executable=dbt_executable())
+    project = project or dbt_project()
+    return FunnelDbtResource(
+        project_dir=str(project.project_dir), profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
+    )
 
 
 def resources() -> dict[str, object]:

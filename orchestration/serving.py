@@ -277,7 +277,7 @@ def _write_csv(db: psycopg.Connection, query: sql.Composed, out: _HashingWriter,
     return max(records - 1, 0)  # minus the header
 
 
-def _batches(db: psycopg.Connection, query: sql.Composable, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
+def _batches(db: psycopg.Connection, query: sql.Composed, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
     with db.cursor(name="funnel_export") as cur:
         cur.itersize = batch_rows
         cur.execute(query)
@@ -299,7 +299,7 @@ def _write_json(
 
 
 def _arrow_schema(db: psycopg.Connection, query: sql.Composed, columns: list[Column]) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
     # Unconstrained numeric columns get the smallest decimal that holds every exported value exactly.
     loose = [c for c in columns if c.data_type == "numeric" and c.precision is None]
@@ -352,7 +352,7 @@ def _write_parquet(
 ) -> int:
     try:
         import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:
         raise FunnelError("parquet export needs pyarrow", "pip install pyarrow, or export csv/json") from None
     schema = _arrow_schema(db, query, columns)
@@ -361,7 +361,7 @@ def _write_parquet(
         for f, c in zip(schema, columns, strict=True)
     ]
     rows = 0
-    with pq.ParquetWriter(out, schema, compression="zstd") as writer:  # type: ignore[arg-type]
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for batch in _batches(db, query, batch_rows):
             arrays = []
             for i, f in enumerate(schema):
@@ -549,7 +549,7 @@ def _engine(manifest_text: str) -> Any:
     manifest = parse_manifest_from_dbt_generated_manifest(manifest_text)
     return MetricFlowEngine(
         semantic_manifest_lookup=SemanticManifestLookup(manifest),
-        sql_client=_PostgresCompiler(),  # type: ignore[arg-type]
+        sql_client=_PostgresCompiler(),
     )
 
 

@@ -49,10 +49,7 @@ def _mart_rows(schema: str) -> list[tuple[str, int]]:
             ).fetchall()
         ]
         return [
-            (
-                t,
-                db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, t))).fetchone()[0],
-            )  # type: ignore[index]
+            (t, int(warehouse.scalar(db, sql.SQL("select count(*) from {}").format(sql.Identifier(schema, t)))))
             for t in tables
         ]
 

@@ -7,9 +7,10 @@ import pwd
 import socket
 import subprocess
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -37,7 +38,7 @@ SERVER_SETTINGS = {
 }
 
 
-def _embedded():  # type: ignore[no-untyped-def]
+def _embedded() -> Any:
     # The wheel's package import warns about XDG_RUNTIME_DIR for a server class we do not use.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -211,6 +212,21 @@ def connect(conn: Connection | None = None, *, autocommit: bool = False) -> Iter
         raise _unreachable(conn, exc) from None
     with db:
         yield db
+
+
+def one_row(
+    db: psycopg.Connection, query: str | sql.SQL | sql.Composed, params: Sequence[object] = ()
+) -> tuple[Any, ...]:
+    """The row of a query that returns exactly one (an aggregate, an existence test, a setting)."""
+    row = db.execute(query, params or None).fetchone()
+    if row is None:
+        raise FunnelError(f"expected one row from: {query!r}", "this is a bug: please report it")
+    return row
+
+
+def scalar(db: psycopg.Connection, query: str | sql.SQL | sql.Composed, params: Sequence[object] = ()) -> Any:
+    """The first value of a query that returns exactly one row."""
+    return one_row(db, query, params)[0]
 
 
 def status() -> str:
