@@ -33,19 +33,19 @@ lint: $(STAMP)
 # Stops the embedded server afterwards if it was not running before (status exits 3 when it is stopped).
 test: $(STAMP)
 	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
-	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow and not browser" -n $(JOBS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow and not ui" -n $(JOBS) --dist loadfile --durations=25 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 
-# The `browser` tests: the Dagster UI after `funnel up`, in headless Chromium (Debian's package, installed here
-# when missing: apt-get as root, else sudo). .ci/run calls this after `make test`.
+# The `ui` tests: every check of a Dagster run evaluated, and the Dagster UI after `funnel up` in headless
+# Chromium (Debian's package, installed here when missing: apt-get as root, else sudo). .ci/run calls this.
 test-ui: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (once)"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq chromium' >$(VENV)/chromium-install.log 2>&1 \
 	  || { tail -n 20 $(VENV)/chromium-install.log; echo "could not install chromium"; exit 1; }; }
 	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
-	$(BIN)/funnel db start >/dev/null && $(BIN)/pytest -m browser $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/funnel db start >/dev/null && $(BIN)/pytest -m ui -n $(JOBS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 

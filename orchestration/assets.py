@@ -250,17 +250,19 @@ def incremental_models() -> list[str]:
 
 
 def tests_of_incremental_models() -> list[str]:
-    """Tests that read an incremental model, e.g. a relationship from a fact to a dimension.
+    """Tests that read an incremental model and a model of the other step, e.g. a relationship from a fact to a
+    dimension.
 
     dbt's indirect selection would run them in `dbt_models` too, as soon as their other parent (the dimension)
     is built there: before the fact exists on a first build, and as observations Dagster shows as "Skipped"
     checks otherwise. They run once, in `dbt_incremental_models`, where their checks are."""
-    incremental = {
-        f"model.{n['package_name']}.{n['name']}"
-        for n in _nodes("model")
-        if n["config"].get("materialized") == "incremental"
-    }
-    return sorted(n["name"] for n in _nodes("test") if incremental & set(n["depends_on"]["nodes"]))
+    incremental = {n["unique_id"] for n in _nodes("model") if n["config"].get("materialized") == "incremental"}
+    return sorted(
+        n["name"]
+        for n in _nodes("test")
+        if incremental & set(n["depends_on"]["nodes"])
+        and {p for p in n["depends_on"]["nodes"] if p.startswith(("model.", "seed.", "snapshot."))} - incremental
+    )
 
 
 class DbtBuildConfig(Config):

@@ -1,7 +1,9 @@
 """Every dbt test a Dagster run executes is a check result of that run: none "Skipped", none logged as a bare
 observation. Both sources, a three-day backfill of `dbt_daily_job` as the daemon would launch it (one run):
 relationship tests from a fact to a dimension run once, with the fact; source tests are checks on the raw
-assets; singular tests over several models are checks on the model their `meta.dagster.ref` names."""
+assets; singular tests over several models are checks on the model their `meta.dagster.ref` names.
+
+Marked `ui` (what the Dagster UI shows): `make test-ui` runs it, as `.ci/run` does."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from test_single_source import user_env
 from orchestration.generators.field_crm import generate_field_crm
 from orchestration.generators.pipedrive import generate_pipedrive
 
+pytestmark = pytest.mark.ui
 FIRST, LAST = "2024-11-03", "2024-11-05"
 
 

@@ -4,7 +4,7 @@ on them has a result (dbt tests and the GX checkpoints) and a description. Asked
 API, then looked at in headless Chromium (Debian's /usr/bin/chromium driven by Playwright, no browser
 download): the asset pages, the partitions tab and the checks tab, with a screenshot of each.
 
-Marked `browser`: `make test-ui` installs Chromium and runs it (and `.ci/run` calls it).
+Marked `ui`: `make test-ui` installs Chromium and runs it (and `.ci/run` calls it).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from orchestration.settings import Connection
 from orchestration.sources import SOURCES, source_tables
 from orchestration.translator import FunnelTranslator
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.ui
 
 CHROMIUM = Path("/usr/bin/chromium")
 YESTERDAY = date.today() - timedelta(days=1)  # the last daily partition
