@@ -331,9 +331,10 @@ def run_dbt_build(
     --full-refresh when the op config says so or the run is tagged funnel/full_refresh=true: a run tag also
     holds for a run over a range of partitions, where a partitioned job's config (resolved per key) does not."""
     full_refresh = config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
-    if switch_env() != LOADED_SWITCHES:
+    switches = switch_env()
+    if switches != LOADED_SWITCHES:
         context.log.warning(
-            f"the sources switched on changed since this code location loaded ({LOADED_SWITCHES} -> {switch_env()}):"
+            f"the sources switched on changed since this code location loaded ({LOADED_SWITCHES} -> {switches}):"
             " models of a source switched on since are not built, steps below models switched off are skipped;"
             " reload the code location (Deployment > Reload in the UI, or restart `funnel ui`)"
         )

@@ -189,19 +189,11 @@ def _report_raw_loads(instance: Any) -> int:
 
 
 def _check_key(translator: Any, manifest: Mapping[str, Any], test_id: str) -> Any:
-    """The asset check dagster-dbt makes of a dbt test: on the node it is attached to (a generic test's
-    `attached_node`, a singular test's `meta.dagster.ref`, or its only parent, a source for source tests)."""
-    node = manifest["nodes"][test_id]
-    parents = [p for p in node.get("depends_on", {}).get("nodes", []) if p.startswith(("model.", "seed.", "source."))]
-    attached = node.get("attached_node") or (parents[0] if len(parents) == 1 else None)
-    ref = (node.get("config", {}).get("meta") or node.get("meta") or {}).get("dagster", {}).get("ref", {})
-    if ref:
-        attached = next((uid for uid, n in manifest["nodes"].items() if n["name"] == ref["name"]), None)
-    if attached is None or attached not in {**manifest["nodes"], **manifest.get("sources", {})}:
-        return None
-    spec = translator.get_asset_spec(manifest, attached, None)
-    check = translator.get_asset_check_spec(spec, manifest, test_id, None)
-    return check.key if check is not None else None
+    """The asset check dagster-dbt makes of a dbt test (attached node, `meta.dagster.ref`, or its only parent),
+    by dagster-dbt's own rule, so the record and the Dagster definitions cannot disagree."""
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+    return get_asset_check_key_for_test(manifest, translator, test_id, None)
 
 
 def spawn(
