@@ -60,7 +60,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m orchestration.bench $(if $(SIZE),--size $(SIZE),)
+	$(BIN)/python -m bench $(if $(SIZE),--size $(SIZE),)
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration import warehouse
-from orchestration.dbt import run_dbt
-from orchestration.settings import REPO_ROOT, Connection
+from orchestration.core import warehouse
+from orchestration.core.dbt import run_dbt
+from orchestration.core.settings import REPO_ROOT, Connection
 
 SHARED_EXPORT = REPO_ROOT.parent / "shared" / "data" / "pipedrive_enpal"
 
@@ -66,7 +66,7 @@ class Warehouse:
         return output
 
     def load(self, directory: Path, source: str, **kwargs: object) -> list[object]:
-        from orchestration.loader import load_directory
+        from orchestration.ingest.loader import load_directory
 
         with pytest.MonkeyPatch.context() as mp:
             for key, value in self.conn.env().items():

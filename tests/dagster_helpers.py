@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
+from typing import Any
 
 DAGSTER_RUN = """
 import json, sys
 from dagster import DagsterEventType, DagsterInstance
-from orchestration.definitions import defs
+from orchestration.dagster.definitions import defs
 
 first, last = sys.argv[1], sys.argv[2]
 tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
@@ -57,7 +59,7 @@ print(json.dumps({
 """
 
 
-def dagster_daily(env: dict[str, str], first: str, last: str | None = None) -> dict[str, object]:
+def dagster_daily(env: dict[str, str], first: str, last: str | None = None) -> dict[str, Any]:
     """Run `dbt_daily_job` over the partitions first..last (one run, as a backfill); the run must succeed with no
     failed ERROR check, no step skipped, and every check it planned evaluated (none "Skipped" in the UI)."""
     result = subprocess.run(
@@ -76,4 +78,7 @@ def dagster_daily(env: dict[str, str], first: str, last: str | None = None) -> d
     assert not run["skipped_steps"], f"steps skipped: {run['skipped_steps']}"
     assert not run["planned_not_evaluated"], f"checks planned but not evaluated: {run['planned_not_evaluated']}"
     assert not run["test_observations"], f"dbt tests outside their checks: {run['test_observations']}"
+    # Blocking checks must not split a dbt op into several steps: each dbt step invokes dbt exactly once.
+    invocations = Counter(step for step, _ in run["dbt_commands"])
+    assert invocations and set(invocations.values()) == {1}, f"dbt invocations per step: {dict(invocations)}"
     return run

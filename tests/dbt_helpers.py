@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.core.settings import DBT_PROJECT_DIR
 
 # The Pipedrive incremental chain: model -> dbt folder (schema suffix).
 PIPEDRIVE_INCREMENTAL = {
@@ -50,7 +50,7 @@ PIPEDRIVE_SEEDS = [
 class InProcessDbt:
     """dbt in this process against one schema of a test database, parsing the project once."""
 
-    def __init__(self, conn, schema: str, target_path: Path, timezone: str = "UTC") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, conn, schema: str, target_path: Path, timezone: str = "UTC") -> None:
         self.conn, self.schema, self.target_path, self.timezone = conn, schema, target_path, timezone
         self.manifest = None
 
@@ -108,7 +108,7 @@ class InProcessDbt:
         return f"{self.schema}_{PIPEDRIVE_INCREMENTAL[model]}.{model}"
 
 
-def differing_rows(wh, left: str, right: str, where: str = "true") -> int:  # type: ignore[no-untyped-def]
+def differing_rows(wh, left: str, right: str, where: str = "true") -> int:
     """Rows (as multisets: a doubled row counts) in one relation and not the other, both ways, under `where`."""
     return wh.scalar(
         f"select count(*) from ((select * from {left} where {where} except all select * from {right} where {where})"
@@ -116,6 +116,6 @@ def differing_rows(wh, left: str, right: str, where: str = "true") -> int:  # ty
     )
 
 
-def checksum(wh, relation: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def checksum(wh, relation: str) -> tuple[int, str]:
     rows = wh.query(f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} t")
     return rows[0]  # type: ignore[return-value]

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from orchestration import warehouse
-from orchestration.settings import REPO_ROOT, Connection
+from orchestration.core import warehouse
+from orchestration.core.settings import REPO_ROOT, Connection
 
 MEASURES = {
     "generate",
@@ -50,7 +50,7 @@ def result(server: Connection, tmp_path_factory: pytest.TempPathFactory) -> dict
         [
             sys.executable,
             "-m",
-            "orchestration.bench",
+            "bench",
             "--size",
             "XS",
             "--repeat",

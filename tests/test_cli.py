@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.settings import connection
+from orchestration.core.settings import connection
 
 FUNNEL = [sys.executable, "-m", "orchestration.cli"]
 
@@ -24,7 +24,7 @@ def funnel(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 def psql_binary() -> str:
-    from orchestration.warehouse import _bin
+    from orchestration.core.warehouse import _bin
 
     return _bin("psql")
 

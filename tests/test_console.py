@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from orchestration.console import BuildReport, NodeFailure, _error_lines
+from orchestration.cli.console import BuildReport, NodeFailure, _error_lines
 
 DBT_ERROR = """Database Error in model fct_jobs (models/marts/field_service/fct_jobs.sql)
   relation "raw_field_crm.jobs" does not exist

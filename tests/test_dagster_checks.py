@@ -15,15 +15,15 @@ import pytest
 from dagster_helpers import dagster_daily
 from test_single_source import user_env
 
-from orchestration.generators.field_crm import generate_field_crm
-from orchestration.generators.pipedrive import generate_pipedrive
+from orchestration.ingest.generators.field_crm import generate_field_crm
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 pytestmark = pytest.mark.ui
 FIRST, LAST = "2024-11-03", "2024-11-05"
 
 
 @pytest.fixture(scope="module")
-def run(wh, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def run(wh, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     export = tmp_path_factory.mktemp("export")
     generate_pipedrive(export / "pipedrive", deals=100, seed=11, end=date(2024, 11, 30), days=60)
     generate_field_crm(export / "field_crm", leads=200, seed=3, end=date(2024, 11, 30), days=60)
@@ -32,13 +32,13 @@ def run(wh, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # type
     return dagster_daily(user_env(wh, tmp_path_factory.mktemp("user")), FIRST, LAST)
 
 
-def test_every_planned_check_is_evaluated_and_each_dbt_step_is_one_invocation(run) -> None:  # type: ignore[no-untyped-def]
+def test_every_planned_check_is_evaluated_and_each_dbt_step_is_one_invocation(run) -> None:
     # dagster_daily asserted: no step skipped, no planned check left unevaluated, no dbt test as observation
     assert Counter(step for step, _ in run["dbt_commands"]) == {"dbt_models": 1, "dbt_incremental_models": 1}
     assert len(run["checks"]) > 400
 
 
-def test_cross_model_tests_are_checks_where_they_belong(run) -> None:  # type: ignore[no-untyped-def]
+def test_cross_model_tests_are_checks_where_they_belong(run) -> None:
     names = Counter(name for name, _, _ in run["checks"])
     for name in (
         "relationships_lead_funnel_daily_branch_key__branch_key__ref_dim_branches_",  # fact -> dimension

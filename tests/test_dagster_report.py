@@ -9,11 +9,11 @@ from datetime import date
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
-from orchestration import warehouse
-from orchestration.dagster_report import report_build
-from orchestration.dbt import target_path
-from orchestration.generators.pipedrive import generate_pipedrive
-from orchestration.translator import describe_dbt_test
+from orchestration.core import warehouse
+from orchestration.core.manifest import target_path
+from orchestration.dagster.report import report_build
+from orchestration.dagster.translator import describe_dbt_test
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 SOURCE_DT = "2024-06-30"
 MART = AssetKey(["marts", "funnel", "rep_sales_funnel_monthly"])
@@ -21,7 +21,7 @@ DAILY = AssetKey(["intermediate", "funnel", "int_deal_stats_daily"])
 
 
 @pytest.fixture(scope="module")
-def recorded(wh, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def recorded(wh, tmp_path_factory: pytest.TempPathFactory):
     export = tmp_path_factory.mktemp("export")
     generate_pipedrive(export, deals=60, seed=3, end=date(2024, 6, 30), days=60)
     wh.load(export, "pipedrive")
@@ -44,7 +44,7 @@ def recorded(wh, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
         warehouse.drop_database(wh.conn.with_database("t_dagster_report_instance"))
 
 
-def test_a_full_build_materializes_every_partition_up_to_source_dt(recorded) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_build_materializes_every_partition_up_to_source_dt(recorded) -> None:
     first, window, instance = recorded
     june = {f"2024-06-{d:02d}" for d in range(1, 31)}
     assert instance.get_materialized_partitions(DAILY) == june
@@ -54,7 +54,7 @@ def test_a_full_build_materializes_every_partition_up_to_source_dt(recorded) -> 
     assert first.checks == window.checks > 100
 
 
-def test_every_dbt_test_is_a_check_result_with_a_description(recorded) -> None:  # type: ignore[no-untyped-def]
+def test_every_dbt_test_is_a_check_result_with_a_description(recorded) -> None:
     _, _, instance = recorded
     manifest = json.loads((target_path() / "manifest.json").read_text())
     tests = [

@@ -27,8 +27,8 @@ from dagster import (
     instance_for_test,
 )
 
-from orchestration.generators.pipedrive import generate_pipedrive
-from orchestration.partitions import range_tags
+from orchestration.dagster.partitions import range_tags
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 BEFORE = "2024-10-31"  # full refresh up to here first
 ONE_DAY = "2024-11-05"  # then this partition alone
@@ -43,15 +43,15 @@ def instance() -> Iterator[DagsterInstance]:
 
 
 @pytest.fixture(scope="module")
-def defs():  # type: ignore[no-untyped-def]
-    from orchestration.definitions import defs
+def defs():
+    from orchestration.dagster.definitions import defs
 
     return defs
 
 
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, Any]:
-    from orchestration.assets import MANIFEST
+    from orchestration.dagster.assets import MANIFEST
 
     return MANIFEST
 
@@ -92,7 +92,7 @@ def relation(node: dict[str, Any], prefix: str = "dev", suffix: str = "") -> str
 
 
 @pytest.fixture(scope="module")
-def landed(wh, defs, instance, models, tmp_path_factory, request):  # type: ignore[no-untyped-def]
+def landed(wh, defs, instance, models, tmp_path_factory, request):
     """Pipedrive files dropped in a landing folder and landed by `raw_pipedrive_job`; then plain dbt full
     refreshes (the incremental models and their upstream) up to LAST in `ref_*` and up to BEFORE in `dev_*`."""
     landing = tmp_path_factory.mktemp("landing")
@@ -136,7 +136,7 @@ def _run(defs: Any, instance: DagsterInstance, keys: list[AssetKey], **kwargs: A
 
 
 def _keys(models: dict[str, dict[str, Any]]) -> list[AssetKey]:
-    from orchestration.assets import TRANSLATOR
+    from orchestration.dagster.assets import TRANSLATOR
 
     return [TRANSLATOR.get_asset_key(n) for n in models.values()]
 
@@ -152,7 +152,7 @@ def _date_column(wh: Any, node: dict[str, Any]) -> str:
     )
 
 
-def test_raw_landing_records_the_dates_it_touches(landed, instance, defs) -> None:  # type: ignore[no-untyped-def]
+def test_raw_landing_records_the_dates_it_touches(landed, instance, defs) -> None:
     by_key = {m.asset_key: m for m in _materializations(landed)}
     changes = by_key[AssetKey(["raw", "pipedrive", "deal_changes"])].metadata
     assert changes["new_rows"].value > 1000
@@ -175,7 +175,7 @@ def test_raw_landing_records_the_dates_it_touches(landed, instance, defs) -> Non
     assert not [k for k in request.asset_selection if k.path[0] == "raw"]
 
 
-def test_one_partition_builds_exactly_its_window(landed, wh, defs, instance, models) -> None:  # type: ignore[no-untyped-def]
+def test_one_partition_builds_exactly_its_window(landed, wh, defs, instance, models) -> None:
     daily = {name: node for name, node in models.items() if _date_column(wh, node) == "date_day"}
     assert daily, "no day-grain incremental model"
     for node in daily.values():
@@ -198,8 +198,8 @@ def test_one_partition_builds_exactly_its_window(landed, wh, defs, instance, mod
         assert {"rows_affected", "Execution Duration", "dagster/row_count"} <= set(metadata[name]), name
 
 
-def test_ten_day_backfill_is_one_dbt_invocation_equal_to_a_full_refresh(landed, wh, defs, instance, models) -> None:  # type: ignore[no-untyped-def]
-    from orchestration.assets import DBT_ASSETS
+def test_ten_day_backfill_is_one_dbt_invocation_equal_to_a_full_refresh(landed, wh, defs, instance, models) -> None:
+    from orchestration.dagster.assets import DBT_ASSETS
 
     partitioned = next(d for d in DBT_ASSETS if d.partitions_def is not None)
     assert partitioned.backfill_policy is not None and partitioned.backfill_policy.max_partitions_per_run is None
@@ -217,7 +217,7 @@ def test_ten_day_backfill_is_one_dbt_invocation_equal_to_a_full_refresh(landed, 
         assert wh.scalar(f"select count(*) from {dev}") > 0, name
 
 
-def test_backfill_of_an_earlier_range_passes_its_checks(landed, wh, defs, instance, models) -> None:  # type: ignore[no-untyped-def]
+def test_backfill_of_an_earlier_range_passes_its_checks(landed, wh, defs, instance, models) -> None:
     """After the 10-day backfill, a backfill of days before its last ones (as launched from the UI for a past
     range): its blocking dbt tests (a month = the roll-up of all its days) pass, and every table still equals
     the full refresh at LAST, the latest day built."""
@@ -228,7 +228,7 @@ def test_backfill_of_an_earlier_range_passes_its_checks(landed, wh, defs, instan
         assert wh.scalar(f"select count(*) from (select * from {ref} except all select * from {dev}) d") == 0, name
 
 
-def test_full_refresh_job_rebuilds_history_up_to_its_partition(landed, wh, defs, instance, models) -> None:  # type: ignore[no-untyped-def]
+def test_full_refresh_job_rebuilds_history_up_to_its_partition(landed, wh, defs, instance, models) -> None:
     """The manual full-refresh job, launched for one partition (the "as of" day), rebuilds all history to it."""
     for node in models.values():
         wh.query(f"delete from {relation(node, 'dev')}")  # nothing left for an incremental run to keep
@@ -255,7 +255,7 @@ def _gx_check(defs: Any, instance: DagsterInstance, tags: dict[str, str]) -> Any
     return evaluation
 
 
-def test_gx_check_passes_on_the_clean_mart_and_fails_on_a_corrupted_one(landed, wh, defs, instance, models) -> None:  # type: ignore[no-untyped-def]
+def test_gx_check_passes_on_the_clean_mart_and_fails_on_a_corrupted_one(landed, wh, defs, instance, models) -> None:
     tags = range_tags(FIRST, LAST)  # as if right after the backfill: freshness is judged as of LAST
     clean = _gx_check(defs, instance, tags)
     assert clean.passed, clean.metadata["failed_expectations"].value

@@ -1,4 +1,4 @@
-"""`funnel ui` (orchestration.ui.serve_ui): Dagster's webserver and daemon on 127.0.0.1, instance in Postgres;
+"""`funnel ui` (orchestration.cli.ui.serve_ui): Dagster's webserver and daemon on 127.0.0.1, instance in Postgres;
 its GraphQL endpoint lists the asset graph, and a backfill of a date range launched through it is ONE run."""
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ def _graphql(port: int, query: str, variables: dict[str, Any] | None = None) -> 
 
 
 @pytest.fixture(scope="module")
-def ui(wh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:  # type: ignore[no-untyped-def]
+def ui(wh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
     """serve_ui in its own process group (webserver, daemon and code server are its children)."""
     port, home = _free_port(), tmp_path_factory.mktemp("dagster_home")
     log = home / "ui.log"
     code = (
-        "import sys; from pathlib import Path; from orchestration.ui import serve_ui; "
+        "import sys; from pathlib import Path; from orchestration.cli.ui import serve_ui; "
         f"sys.exit(serve_ui('127.0.0.1', {port}, home=Path({str(home)!r}), database={wh.conn.dbname!r}))"
     )
     with log.open("wb") as out:
@@ -79,7 +79,7 @@ def ui(wh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, subp
         process.wait(timeout=10)
 
 
-def test_graphql_lists_the_asset_graph_and_the_instance_is_in_postgres(ui, wh) -> None:  # type: ignore[no-untyped-def]
+def test_graphql_lists_the_asset_graph_and_the_instance_is_in_postgres(ui, wh) -> None:
     port, _, home = ui
     data = _graphql(port, "{ assetNodes { assetKey { path } groupName isPartitioned } }")
     nodes = {tuple(n["assetKey"]["path"]): n for n in data["assetNodes"]}
@@ -102,7 +102,7 @@ def test_graphql_lists_the_asset_graph_and_the_instance_is_in_postgres(ui, wh) -
     }
 
 
-def test_a_backfill_of_ten_days_launched_through_graphql_is_one_run(ui) -> None:  # type: ignore[no-untyped-def]
+def test_a_backfill_of_ten_days_launched_through_graphql_is_one_run(ui) -> None:
     port, _, _ = ui
     days = [f"2024-11-{d:02d}" for d in range(1, 11)]
     launched = _graphql(
@@ -151,7 +151,7 @@ def _processes_of(home: Path) -> list[int]:
     return found
 
 
-def test_sigterm_to_funnel_ui_stops_the_webserver_and_daemon(ui) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_to_funnel_ui_stops_the_webserver_and_daemon(ui) -> None:
     """Last in the module: a service manager's SIGTERM to `funnel ui` alone stops everything it started."""
     _, process, home = ui
     started = _processes_of(home)

@@ -27,10 +27,10 @@ import pytest
 from conftest import make_warehouse
 from test_single_source import funnel, ok, user_env
 
-from orchestration import warehouse
-from orchestration.settings import Connection
-from orchestration.sources import SOURCES, source_tables
-from orchestration.translator import FunnelTranslator
+from orchestration.core import warehouse
+from orchestration.core.contracts import SOURCES, source_tables
+from orchestration.core.settings import Connection
+from orchestration.dagster.translator import FunnelTranslator
 
 pytestmark = pytest.mark.ui
 
@@ -140,7 +140,7 @@ def _built_keys(made: dict[str, Any]) -> set[str]:
     return keys | {f"raw/{source}/{table.name}" for source in SOURCES for table in source_tables(source)}
 
 
-def test_graphql_shows_the_build_materialized_with_every_check_evaluated(made) -> None:  # type: ignore[no-untyped-def]
+def test_graphql_shows_the_build_materialized_with_every_check_evaluated(made) -> None:
     passed = re.search(r"GX: (\d+) of (\d+) checkpoints passed", made["up"])
     assert passed and passed.group(1) == passed.group(2), made["up"]
     nodes = {"/".join(n["assetKey"]["path"]): n for n in _graphql(made["port"], NODES)["assetNodes"]}
@@ -165,7 +165,7 @@ def test_graphql_shows_the_build_materialized_with_every_check_evaluated(made) -
     assert {c["executionForLatestMaterialization"]["status"] for c in gx} == {"SUCCEEDED"}
 
 
-def test_chromium_finds_the_build_on_the_asset_partitions_and_checks_pages(made) -> None:  # type: ignore[no-untyped-def]
+def test_chromium_finds_the_build_on_the_asset_partitions_and_checks_pages(made) -> None:
     assert CHROMIUM.exists(), "needs Debian's chromium: run `make test-ui`, which installs it"
     from playwright.sync_api import sync_playwright
 

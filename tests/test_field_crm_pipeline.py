@@ -27,13 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import DBT_PROJECT_DIR
-from orchestration.sources import source_tables
-
-try:
-    from orchestration.generators import field_crm as generator
-except ImportError:  # pragma: no cover - the generator ships with the source
-    generator = None
+from orchestration.core.contracts import source_tables
+from orchestration.core.settings import DBT_PROJECT_DIR
+from orchestration.ingest.generators import field_crm as generator
+from orchestration.ingest.generators import field_crm_vocabulary as vocabulary
 
 END = date(2025, 3, 31)
 D0 = date(2025, 3, 26)
@@ -65,7 +62,7 @@ NAME_COLUMNS = {
 class InProcessDbt:
     """dbt in this process against one schema of the module's database; the project is parsed once."""
 
-    def __init__(self, wh, target_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, wh, target_path: Path) -> None:
         self.wh, self.target_path, self.manifest = wh, target_path, None
 
     def __call__(self, *args: str, source_dt: date, full_refresh: bool = False) -> None:
@@ -112,21 +109,21 @@ def rel(model: str) -> str:
     return f"{SCHEMA}_{layer}.{model}"
 
 
-def checksum(wh, relation: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def checksum(wh, relation: str) -> tuple[int, str]:
     rows = wh.query(
         f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} as t"
     )
     return rows[0]  # type: ignore[return-value]
 
 
-def snapshot(wh) -> None:  # type: ignore[no-untyped-def]
+def snapshot(wh) -> None:
     wh.query("create schema if not exists fc_snapshot")
     for model in INCREMENTAL:
         wh.query(f"drop table if exists fc_snapshot.{model}")
         wh.query(f"create table fc_snapshot.{model} as select * from {rel(model)}")
 
 
-def assert_snapshot_equals(wh) -> None:  # type: ignore[no-untyped-def]
+def assert_snapshot_equals(wh) -> None:
     for model in INCREMENTAL:
         kept, built = f"fc_snapshot.{model}", rel(model)
         assert wh.scalar(f"select count(*) from {kept}") > 0, f"{model} is empty"
@@ -138,19 +135,17 @@ def assert_snapshot_equals(wh) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def export(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
-    if generator is None:
-        pytest.skip("orchestration.generators.field_crm is not available")
+def export(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("field_crm_gen")
     generator.generate_field_crm(out, leads=3000, seed=1, end=END)
     return out
 
 
 @pytest.fixture(scope="module")
-def dbt(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-untyped-def]
+def dbt(wh, export, tmp_path_factory) -> InProcessDbt:
     """Loaded and built: seeds, staging, intermediate, marts; incremental models fully refreshed at D0.
     A small Pipedrive export is landed too: the privacy index (privacy_raw_rows) reads both sources."""
-    from orchestration.generators.pipedrive import generate_pipedrive
+    from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
     pipedrive = tmp_path_factory.mktemp("pipedrive_gen")
     generate_pipedrive(pipedrive, deals=20, seed=1, end=END, days=60)
@@ -161,7 +156,7 @@ def dbt(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-untype
     return runner
 
 
-def raw_rows(wh, table: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def raw_rows(wh, table: str) -> list[dict[str, object]]:
     columns = [c for t in source_tables("field_crm") if t.name == table for c in t.columns]
     names = ", ".join(columns)
     rows = wh.query(f"select _source_file, _source_line, _load_id, _extra::text, {names} from raw_field_crm.{table}")
@@ -169,7 +164,7 @@ def raw_rows(wh, table: str) -> list[dict[str, object]]:  # type: ignore[no-unty
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def test_raw_equals_staged_plus_duplicates_plus_rejected_for_every_file(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_raw_equals_staged_plus_duplicates_plus_rejected_for_every_file(dbt, wh) -> None:
     for table in source_tables("field_crm"):
         rows = raw_rows(wh, table.name)
         assert rows, f"{table.name} is empty"
@@ -206,7 +201,7 @@ def test_raw_equals_staged_plus_duplicates_plus_rejected_for_every_file(dbt, wh)
         assert all(r[5] for r in reported)
 
 
-def test_planted_garbage_dates_are_rejected_and_garbage_amounts_are_exceptions(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_planted_garbage_dates_are_rejected_and_garbage_amounts_are_exceptions(dbt, wh) -> None:
     rejects = defaultdict(dict)
     for table, file, line, reason in wh.query(
         f"select source_table, _source_file, _source_line, reject_reason from {rel('stg_field_crm__rejects')}"
@@ -250,7 +245,7 @@ def test_planted_garbage_dates_are_rejected_and_garbage_amounts_are_exceptions(d
     assert planted_dates > 0 and planted_amounts > 0, "the generator planted no garbage values"
 
 
-def test_every_spelling_resolves_to_one_canonical_key_or_is_an_exception(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_every_spelling_resolves_to_one_canonical_key_or_is_an_exception(dbt, wh) -> None:
     exceptions = {
         (kind, subject)
         for kind, subject in wh.query(f"select exception_type, subject from {rel('field_service_exceptions')}")
@@ -274,9 +269,9 @@ def test_every_spelling_resolves_to_one_canonical_key_or_is_an_exception(dbt, wh
                 assert (f"unresolved_{dimension}", value) in exceptions, f"{value!r} is not in the exceptions"
         # The generator's own truth: every spelling it wrote resolves to the canonical name it stands for.
         truth = {
-            "sales_person": (generator.CANONICAL_SALES_PEOPLE, generator.SALES_PERSON_VARIANTS),
-            "branch": (generator.CANONICAL_BRANCHES, generator.BRANCH_VARIANTS),
-            "lead_source": (generator.CANONICAL_LEAD_SOURCES, generator.LEAD_SOURCE_VARIANTS),
+            "sales_person": (vocabulary.CANONICAL_SALES_PEOPLE, vocabulary.SALES_PERSON_VARIANTS),
+            "branch": (vocabulary.CANONICAL_BRANCHES, vocabulary.BRANCH_VARIANTS),
+            "lead_source": (vocabulary.CANONICAL_LEAD_SOURCES, vocabulary.LEAD_SOURCE_VARIANTS),
         }[dimension]
         canonical_names = {n for _, n in wh.query(f"select {key}, {name} from {rel(dim)} where not is_placeholder")}
         assert set(truth[0]) == canonical_names, dimension
@@ -291,7 +286,7 @@ def normalise_email(value: str) -> str | None:
     return email if re.fullmatch(r"[^@]+@[^@]+\.[^@.]+", email) else None
 
 
-def test_every_booked_or_closed_job_with_a_contact_has_exactly_one_customer(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_every_booked_or_closed_job_with_a_contact_has_exactly_one_customer(dbt, wh) -> None:
     lead_contact = {}
     for quote, email, phone in wh.query("select quote_number, customer_email, customer_phone from raw_field_crm.leads"):
         digits = re.sub(r"[^0-9]", "", phone)
@@ -325,14 +320,14 @@ def test_every_booked_or_closed_job_with_a_contact_has_exactly_one_customer(dbt,
 
 
 @pytest.fixture(scope="module")
-def replayed(dbt, wh) -> InProcessDbt:  # type: ignore[no-untyped-def]
+def replayed(dbt, wh) -> InProcessDbt:
     """After the D0 full refresh: incremental runs D1..D7."""
     for day in DAYS:
         dbt.incremental(day)
     return dbt
 
 
-def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:  # type: ignore[no-untyped-def]
+def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:
     snapshot(wh)
     replayed.incremental(D7, full_refresh=True)
     assert_snapshot_equals(wh)
@@ -342,7 +337,7 @@ def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:  # type: 
     assert {date(2025, 3, 1), date(2025, 4, 1)} <= months
 
 
-def test_rerun_changes_nothing(replayed, wh) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_changes_nothing(replayed, wh) -> None:
     # The tables (facts, dims, lead_cohort_monthly) are as of source_dt: built at D7 first, then every rerun at D7
     # (an incremental run, a whole build) leaves every mart as it was.
     replayed.build_all(D7)
@@ -353,7 +348,7 @@ def test_rerun_changes_nothing(replayed, wh) -> None:  # type: ignore[no-untyped
     assert {model: checksum(wh, rel(model)) for model in (*MARTS, *QUALITY)} == before
 
 
-def test_late_messy_lead_is_an_exception_and_lands_in_the_next_window(replayed, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_late_messy_lead_is_an_exception_and_lands_in_the_next_window(replayed, wh, tmp_path) -> None:
     late = tmp_path / "late"
     late.mkdir()
     leads = next(t for t in source_tables("field_crm") if t.name == "leads")

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.generators.field_crm import (
+from orchestration.ingest.generators.field_crm import generate_field_crm
+from orchestration.ingest.generators.field_crm_vocabulary import (
     BRANCH_VARIANTS,
     CANONICAL_BRANCHES,
     CANONICAL_LEAD_SOURCES,
     CANONICAL_SALES_PEOPLE,
     LEAD_SOURCE_VARIANTS,
     SALES_PERSON_VARIANTS,
-    generate_field_crm,
 )
 
 END = date(2024, 6, 30)

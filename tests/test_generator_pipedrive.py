@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.generators.pipedrive import generate_pipedrive
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 END = date(2025, 3, 31)
 DAYS = 540

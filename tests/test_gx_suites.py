@@ -11,7 +11,7 @@ import pytest
 import yaml
 from dagster import AssetCheckSeverity
 
-from orchestration import gx
+from orchestration.ops import gx
 
 GX_DIR = gx.GX_DIR
 SEVERITIES = {"critical", "warning", "info"}
@@ -23,7 +23,7 @@ def _json(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    from orchestration.assets import MANIFEST
+    from orchestration.dagster.assets import MANIFEST
 
     return MANIFEST
 
@@ -38,7 +38,7 @@ def test_config_has_no_secrets_and_writes_outside_the_repo() -> None:
     assert config["analytics_enabled"] is False
 
 
-def test_one_checkpoint_per_mart_wired_to_its_suite_and_table(manifest) -> None:  # type: ignore[no-untyped-def]
+def test_one_checkpoint_per_mart_wired_to_its_suite_and_table(manifest) -> None:
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     assets = yaml.safe_load((GX_DIR / "great_expectations.yml").read_text())["fluent_datasources"][gx.DATASOURCE][
         "assets"
@@ -64,7 +64,7 @@ def test_one_checkpoint_per_mart_wired_to_its_suite_and_table(manifest) -> None:
         assert any(e["severity"] == "critical" for e in suite["expectations"])
 
 
-def test_every_expected_column_exists_in_the_dbt_model(manifest) -> None:  # type: ignore[no-untyped-def]
+def test_every_expected_column_exists_in_the_dbt_model(manifest) -> None:
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for name in gx.checkpoint_names():
         documented = set(models[name]["columns"])
@@ -115,8 +115,8 @@ def test_freshness_parameters() -> None:
     }
 
 
-def test_runtime_environment_points_at_the_project_warehouse(manifest) -> None:  # type: ignore[no-untyped-def]
-    from orchestration.settings import connection
+def test_runtime_environment_points_at_the_project_warehouse(manifest) -> None:
+    from orchestration.core.settings import connection
 
     env = gx.runtime_environment(manifest=manifest)
     url = env["FUNNEL_GX_WAREHOUSE_URL"]
@@ -135,7 +135,7 @@ def _outcome(*failures: tuple[str, str]) -> gx.CheckpointOutcome:
 
 
 def test_check_results_pass_warn_and_error() -> None:
-    from orchestration.checks import result_for
+    from orchestration.dagster.checks import result_for
 
     passed = result_for(_outcome())
     assert passed.passed and passed.metadata["failed"].value == 0
@@ -150,7 +150,7 @@ def test_check_results_pass_warn_and_error() -> None:
 
 
 def test_checks_judge_freshness_as_of_the_runs_last_partition() -> None:
-    from orchestration.checks import as_of_for_run
+    from orchestration.dagster.checks import as_of_for_run
 
     assert as_of_for_run({"dagster/partition": "2024-05-01"}) == date(2024, 5, 1)
     tags = {"dagster/asset_partition_range_start": "2024-05-01", "dagster/asset_partition_range_end": "2024-05-10"}
@@ -159,7 +159,7 @@ def test_checks_judge_freshness_as_of_the_runs_last_partition() -> None:
 
 
 def test_cli_summary_text() -> None:
-    from orchestration.ui import GxSummary
+    from orchestration.cli.ui import GxSummary
 
     summary = GxSummary(
         [_outcome(), _outcome(("unexpected_rows_expectation", "critical"))], Path("/x/gx_docs/index.html")

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import DBT_PROJECT_DIR
-from orchestration.sources import source_tables
-from orchestration.switches import switch_env
+from orchestration.core.contracts import source_tables
+from orchestration.core.settings import DBT_PROJECT_DIR
+from orchestration.core.switches import switch_env
 
 SOURCE_DT = date(2025, 7, 20)
 LATER_DT = date(2025, 7, 31)
@@ -104,7 +104,7 @@ def write_export(directory: Path) -> Path:
 class Dbt:
     """dbt in this process against schema `kfs` of the module's database, in a target path of its own."""
 
-    def __init__(self, wh, target_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, wh, target_path: Path) -> None:
         self.wh, self.target_path, self.manifest = wh, target_path, None
 
     def __call__(self, *args: str, source_dt: date, full_refresh: bool = False) -> None:
@@ -153,7 +153,7 @@ def mart(model: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def dbt(wh, tmp_path_factory) -> Dbt:  # type: ignore[no-untyped-def]
+def dbt(wh, tmp_path_factory) -> Dbt:
     """Loaded; full refresh at 2025-07-14, then daily runs 07-15 .. 07-20 (the incremental path)."""
     wh.load(write_export(tmp_path_factory.mktemp("kpi_field_service")), "field_crm")
     runner = Dbt(wh, tmp_path_factory.mktemp("kpi_field_service_target"))
@@ -164,9 +164,9 @@ def dbt(wh, tmp_path_factory) -> Dbt:  # type: ignore[no-untyped-def]
     return runner
 
 
-def test_funnel_reconcile_holds_after_the_daily_runs(dbt, wh, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_funnel_reconcile_holds_after_the_daily_runs(dbt, wh, monkeypatch) -> None:
     """`funnel reconcile`: raw = staged + duplicates + rejected per table, every incremental model = a full refresh."""
-    from orchestration.reconcile import format_report, reconcile
+    from orchestration.ops.reconcile import format_report, reconcile
 
     monkeypatch.setenv("FUNNEL_DB_SCHEMA", SCHEMA)
     monkeypatch.setenv("FUNNEL_TARGET", "dev")
@@ -181,7 +181,7 @@ def test_funnel_reconcile_holds_after_the_daily_runs(dbt, wh, monkeypatch) -> No
     assert set(INCREMENTAL) <= {m.model for m in report.models if m.covered_dates > 0}, format_report(report)
 
 
-def test_incremental_runs_equal_a_full_refresh_with_every_dbt_test_passing(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_incremental_runs_equal_a_full_refresh_with_every_dbt_test_passing(dbt, wh) -> None:
     wh.query("drop schema if exists kfs_snapshot cascade")
     wh.query("create schema kfs_snapshot")
     for model in INCREMENTAL:
@@ -198,7 +198,7 @@ def test_incremental_runs_equal_a_full_refresh_with_every_dbt_test_passing(dbt, 
 # --- point 4: flow ratio named for what it is, cohort conversion next to it ----------------------------------
 
 
-def test_flow_ratios_are_named_flow_and_may_exceed_one(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_flow_ratios_are_named_flow_and_may_exceed_one(dbt, wh) -> None:
     rows = wh.query(
         "select funnel_month, leads_count, booked_count, jobs_done_count, jobs_scheduled_count, booked_value, revenue,"
         " bookings_per_lead_flow_rate, jobs_done_per_booking_flow_rate, jobs_done_per_lead_flow_rate"
@@ -225,7 +225,7 @@ def test_flow_ratios_are_named_flow_and_may_exceed_one(dbt, wh) -> None:  # type
     assert {"bookings_per_lead_flow_rate", "bookings_per_quote_flow_rate"} <= columns
 
 
-def test_cohort_conversion_of_the_leads_created_in_a_month(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_cohort_conversion_of_the_leads_created_in_a_month(dbt, wh) -> None:
     rows = wh.query(
         "select cohort_month, leads_count, leads_booked_count, leads_30_days_observed_count,"
         " leads_booked_within_30_days_count, leads_job_done_count,"
@@ -253,7 +253,7 @@ def test_cohort_conversion_of_the_leads_created_in_a_month(dbt, wh) -> None:  # 
 # --- point 5: an unreadable amount keeps its booking / job, empty, with an exception -----------------------
 
 
-def test_unreadable_amounts_stay_bookings_and_jobs_with_an_exception(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_amounts_stay_bookings_and_jobs_with_an_exception(dbt, wh) -> None:
     bookings = wh.query(
         f"select opportunity_id, estimated_amount, is_amount_unreadable from {mart('fct_booked_opportunities')}"
         " order by opportunity_id"
@@ -290,7 +290,7 @@ def test_unreadable_amounts_stay_bookings_and_jobs_with_an_exception(dbt, wh) ->
     assert history == [(1, 1, 0, Decimal("0.00"))]
 
 
-def test_raw_rows_still_reconcile(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_raw_rows_still_reconcile(dbt, wh) -> None:
     rows = wh.query(
         "select source_table, raw_rows, staged_rows, duplicate_rows, rejected_rows, is_reconciled"
         f" from {SCHEMA}_staging.stg_field_crm__file_reconciliation"
@@ -304,7 +304,7 @@ def test_raw_rows_still_reconcile(dbt, wh) -> None:  # type: ignore[no-untyped-d
 # --- point 6: done = closed / completed, scheduled apart, nothing after source_dt happened -------------------
 
 
-def test_job_status_semantics_as_of_source_dt(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_job_status_semantics_as_of_source_dt(dbt, wh) -> None:
     jobs = wh.query(
         "select job_id, job_status, is_done, is_scheduled, recognised_revenue, is_transaction"
         f" from {mart('fct_jobs')} order by job_id"
@@ -347,10 +347,10 @@ def test_job_status_semantics_as_of_source_dt(dbt, wh) -> None:  # type: ignore[
     assert performance == [(date(2025, 6, 1), 2, Decimal("1000.00"))]
 
 
-def test_incremental_runs_over_tables_built_at_an_earlier_source_dt_still_reconcile(dbt, wh, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_incremental_runs_over_tables_built_at_an_earlier_source_dt_still_reconcile(dbt, wh, monkeypatch) -> None:
     """Tables built as of 07-24 (J9, closed for 07-25, not done yet), then only the incremental models run at 07-27
     and 07-31: their windows decide by status and date, so they equal a full refresh at 07-31 all the same."""
-    from orchestration.reconcile import format_report, reconcile
+    from orchestration.ops.reconcile import format_report, reconcile
 
     dbt.build(date(2025, 7, 24), full_refresh=True)
     assert wh.scalar(f"select is_done from {mart('fct_jobs')} where job_id = 'J9'") is False
@@ -367,7 +367,7 @@ def test_incremental_runs_over_tables_built_at_an_earlier_source_dt_still_reconc
     assert report.ok, format_report(report)
 
 
-def test_a_later_source_dt_makes_later_jobs_and_bookings_count(dbt, wh) -> None:  # type: ignore[no-untyped-def]
+def test_a_later_source_dt_makes_later_jobs_and_bookings_count(dbt, wh) -> None:
     dbt.build(LATER_DT, full_refresh=True)
     jobs = wh.query(
         f"select job_id, is_done, is_scheduled, recognised_revenue from {mart('fct_jobs')}"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import Warehouse, make_warehouse
 
-from orchestration.generators.pipedrive import generate_pipedrive
-from orchestration.settings import Connection
+from orchestration.core.settings import Connection
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 SOURCE_DT = "2024-02-29"
 DEAL_CHANGES = """deal_id,change_time,changed_field_key,new_value
@@ -73,7 +73,7 @@ def write_export(folder: Path, deal_changes: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(server: Connection, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def built(server: Connection, tmp_path_factory: pytest.TempPathFactory):
     for wh in make_warehouse(server, "kpi_pipedrive"):
         wh.load(write_export(tmp_path_factory.mktemp("kpi") / "export", DEAL_CHANGES), "pipedrive")
         wh.dbt("build", "--full-refresh", variables={"source_dt": SOURCE_DT})  # every test must pass
@@ -88,7 +88,7 @@ def deals(wh: Warehouse) -> dict[str, tuple[object, ...]]:
     return {str(row[0]): tuple(row[1:]) for row in rows}
 
 
-def test_won_is_the_first_entry_into_a_won_stage_and_a_later_lost_reason_keeps_it(built) -> None:  # type: ignore[no-untyped-def]
+def test_won_is_the_first_entry_into_a_won_stage_and_a_later_lost_reason_keeps_it(built) -> None:
     assert deals(built) == {
         "100": ("won", utc("2024-01-10 09:00:00"), None, True, utc("2024-01-01 09:00:00")),
         "200": ("lost", None, utc("2024-01-09 10:00:00"), False, utc("2024-01-03 10:00:00")),
@@ -104,7 +104,7 @@ def test_won_is_the_first_entry_into_a_won_stage_and_a_later_lost_reason_keeps_i
     assert rate == Decimal("0.5000")
 
 
-def test_the_outcome_rule_is_a_seed(built) -> None:  # type: ignore[no-untyped-def]
+def test_the_outcome_rule_is_a_seed(built) -> None:
     """With `lost`, a lost reason after the win makes deal 100 lost at that reason; 300 (lost before) stays won."""
     built.query("update dev_seeds.pipedrive_outcome_rules set lost_reason_after_won = 'lost'")
     try:
@@ -117,7 +117,7 @@ def test_the_outcome_rule_is_a_seed(built) -> None:  # type: ignore[no-untyped-d
         built.dbt("run", "--select", "int_deals_consolidated", variables={"source_dt": SOURCE_DT})
 
 
-def test_a_reused_deal_id_is_two_episodes_with_their_own_timelines_and_owners(built) -> None:  # type: ignore[no-untyped-def]
+def test_a_reused_deal_id_is_two_episodes_with_their_own_timelines_and_owners(built) -> None:
     rows = built.query(
         "select deal_episode_key, to_stage_id, owner_user_id, days_in_previous_stage, is_reentry, is_backward_move"
         " from dev_marts.fct_deal_stage_transitions where deal_id = 500 order by deal_episode, transition_number"
@@ -139,7 +139,7 @@ def test_a_reused_deal_id_is_two_episodes_with_their_own_timelines_and_owners(bu
     )
 
 
-def test_days_in_stage_are_reported_on_the_stage_left(built) -> None:  # type: ignore[no-untyped-def]
+def test_days_in_stage_are_reported_on_the_stage_left(built) -> None:
     rows = built.query(
         "select date_day, stage_id, transitions_out_count, days_in_stage_left_sum, avg_days_in_stage_left"
         " from dev_marts.pipeline_velocity_daily where transitions_out_count > 0 order by date_day, stage_id"
@@ -155,7 +155,7 @@ def test_days_in_stage_are_reported_on_the_stage_left(built) -> None:  # type: i
     ]
 
 
-def test_cohort_reach_counts_the_step_or_any_later_one(built) -> None:  # type: ignore[no-untyped-def]
+def test_cohort_reach_counts_the_step_or_any_later_one(built) -> None:
     """January's cohort is the 5 deal ids. 100 skipped 2 (reached 7), 300 skipped 2-7 (reached 8): both have
     passed every step before their furthest one; 200, 400 and 500 stopped at 2."""
     rows = built.query(
@@ -177,7 +177,7 @@ def test_cohort_reach_counts_the_step_or_any_later_one(built) -> None:  # type: 
     ]
 
 
-def test_a_past_dated_run_keeps_later_history_and_a_full_refresh_resets_it(built) -> None:  # type: ignore[no-untyped-def]
+def test_a_past_dated_run_keeps_later_history_and_a_full_refresh_resets_it(built) -> None:
     table = "select count(*) from dev_marts.fct_deal_stage_transitions"
     assert built.scalar(table) == 13
     rebuilt = ["--select", "+fct_deal_stage_transitions"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.sources import source_tables
+from orchestration.core.contracts import source_tables
 
 HEADER = "activity_id,type,assigned_to_user,deal_id,done,due_to"
 
@@ -19,7 +19,7 @@ def csv_records(path: Path) -> int:
         return sum(1 for _ in csv.reader(fh)) - 1
 
 
-def counts(wh, table: str, file_name: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def counts(wh, table: str, file_name: str) -> tuple[int, int]:
     raw = wh.scalar(f"select count(*) from raw_pipedrive.{table} where _source_file = %s", (file_name,))
     rejected = wh.scalar("select count(*) from raw.load_rejects where file_name = %s and line_number > 1", (file_name,))
     return int(raw), int(rejected)  # type: ignore[arg-type]

@@ -93,7 +93,7 @@ def expected_funnel(export: Path, source_dt: date, timezone: str) -> dict[tuple[
 
 
 @pytest.fixture(scope="module")
-def built(wh, shared_export):  # type: ignore[no-untyped-def]
+def built(wh, shared_export):
     """The real export loaded and the funnel built twice: UTC (schema dev) and Europe/Berlin (schema berlin)."""
     wh.load(shared_export, "pipedrive")
     for schema, zone in (("dev", "UTC"), ("berlin", "Europe/Berlin")):
@@ -113,7 +113,7 @@ def built(wh, shared_export):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("schema", "zone"), [("dev", "UTC"), ("berlin", "Europe/Berlin")])
-def test_rep_sales_funnel_monthly_equals_independent_computation(built, shared_export, schema, zone):  # type: ignore[no-untyped-def]
+def test_rep_sales_funnel_monthly_equals_independent_computation(built, shared_export, schema, zone):
     expected = expected_funnel(shared_export, SOURCE_DT, zone)
     rows = built.query(f"select month, funnel_step, kpi_name, deals_count from {schema}_marts.rep_sales_funnel_monthly")
     actual = {(month, step): (kpi, count) for month, step, kpi, count in rows}
@@ -128,7 +128,7 @@ def test_rep_sales_funnel_monthly_equals_independent_computation(built, shared_e
     assert sum(count for _, count in actual.values()) > 0
 
 
-def test_raw_rows_reconcile_with_staging_and_rejects(built):  # type: ignore[no-untyped-def]
+def test_raw_rows_reconcile_with_staging_and_rejects(built):
     for raw_table, staging in RAW_TO_STAGING.items():
         raw = built.scalar(f"select count(*) from raw_pipedrive.{raw_table}")
         staged = built.scalar(f"select coalesce(sum(source_rows_count), 0) from dev_staging.{staging}")
@@ -145,6 +145,6 @@ def test_raw_rows_reconcile_with_staging_and_rejects(built):  # type: ignore[no-
 
 
 @pytest.mark.parametrize("bad", ["2025-02-30", "yesterday"])
-def test_bad_source_dt_fails_naming_the_var_and_value(built, bad):  # type: ignore[no-untyped-def]
+def test_bad_source_dt_fails_naming_the_var_and_value(built, bad):
     output = built.dbt("run", "--select", "rep_sales_funnel_monthly", variables={"source_dt": bad}, expect_ok=False)
     assert f'var source_dt="{bad}" is invalid' in output, output[-2000:]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from dbt_helpers import PIPEDRIVE_INCREMENTAL, InProcessDbt
 
-from orchestration.generators.pipedrive import generate_pipedrive
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 TIMEZONE = "Europe/Berlin"
 D0 = date(2025, 3, 24)
@@ -36,7 +36,7 @@ def relation(model: str, schema: str = SCHEMA) -> str:
     return f"{schema}_{INCREMENTAL[model]}.{model}"
 
 
-def snapshot(wh) -> None:  # type: ignore[no-untyped-def]
+def snapshot(wh) -> None:
     """Copy every incremental table as it is now (built incrementally) aside."""
     wh.query("create schema if not exists snapshot")
     for model in INCREMENTAL:
@@ -44,7 +44,7 @@ def snapshot(wh) -> None:  # type: ignore[no-untyped-def]
         wh.query(f"create table snapshot.{model} as select * from {relation(model)}")
 
 
-def assert_snapshot_equals_full_refresh(wh) -> None:  # type: ignore[no-untyped-def]
+def assert_snapshot_equals_full_refresh(wh) -> None:
     """Row for row (as multisets), every incremental table as snapshotted equals its full refresh now."""
     for model in INCREMENTAL:
         built, kept = relation(model), f"snapshot.{model}"
@@ -56,14 +56,14 @@ def assert_snapshot_equals_full_refresh(wh) -> None:  # type: ignore[no-untyped-
         assert differing == 0, f"{model}: {differing} rows differ between incremental runs and a full refresh"
 
 
-def incremental_then_full_refresh(wh, dbt: InProcessDbt, source_dt: date) -> None:  # type: ignore[no-untyped-def]
+def incremental_then_full_refresh(wh, dbt: InProcessDbt, source_dt: date) -> None:
     dbt.incremental(source_dt)
     snapshot(wh)
     dbt.full_refresh(source_dt)
     assert_snapshot_equals_full_refresh(wh)
 
 
-def checksum(wh, model: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def checksum(wh, model: str) -> tuple[int, str]:
     rows = wh.query(
         f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation(model)} as t"
     )
@@ -78,14 +78,14 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def export(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def export(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pipedrive_gen")
     generate_pipedrive(out, deals=500, seed=11, end=D11 + timedelta(days=5), days=150)
     return out
 
 
 @pytest.fixture(scope="module")
-def replayed(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-untyped-def]
+def replayed(wh, export, tmp_path_factory) -> InProcessDbt:
     """A full refresh at D0, then incremental runs D1..D10."""
     wh.load(export, "pipedrive")
     dbt = InProcessDbt(wh.conn, SCHEMA, tmp_path_factory.mktemp("target"), TIMEZONE)
@@ -95,7 +95,7 @@ def replayed(wh, export, tmp_path_factory) -> InProcessDbt:  # type: ignore[no-u
     return dbt
 
 
-def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:  # type: ignore[no-untyped-def]
+def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:
     snapshot(wh)
     replayed.full_refresh(D10)
     assert_snapshot_equals_full_refresh(wh)
@@ -106,14 +106,14 @@ def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:  # type: 
     assert {date(2025, 3, 1), date(2025, 4, 1)} <= months
 
 
-def test_rerun_changes_nothing(replayed, wh) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_changes_nothing(replayed, wh) -> None:
     replayed.incremental(D10)
     before = {model: checksum(wh, model) for model in INCREMENTAL}
     replayed.incremental(D10)
     assert {model: checksum(wh, model) for model in INCREMENTAL} == before
 
 
-def test_late_row_inside_the_next_window_is_picked_up(replayed, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_late_row_inside_the_next_window_is_picked_up(replayed, wh, tmp_path) -> None:
     late_day = D11 - timedelta(days=2)  # lands after the D10 run, inside the D11 run's window
     entries = (
         f"select coalesce(sum(stage_entries_count), 0) from {relation('int_deal_stats_daily')}"
@@ -133,7 +133,7 @@ def test_late_row_inside_the_next_window_is_picked_up(replayed, wh, tmp_path) ->
     assert wh.scalar(entries, (late_day,)) == before + 1
 
 
-def test_vanished_day_leaves_no_stale_rows(replayed, wh, export, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_vanished_day_leaves_no_stale_rows(replayed, wh, export, tmp_path) -> None:
     gone = D11 - timedelta(days=1)
     daily_rows = f"select count(*) from {{}} where date_day = '{gone.isoformat()}'"
     replayed.incremental(D11)
@@ -153,7 +153,7 @@ def test_vanished_day_leaves_no_stale_rows(replayed, wh, export, tmp_path) -> No
         assert wh.scalar(daily_rows.format(f"snapshot.{model}")) == 0
 
 
-def test_backfill_of_past_days_after_later_days_equals_a_full_refresh(replayed, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_backfill_of_past_days_after_later_days_equals_a_full_refresh(replayed, wh, tmp_path) -> None:
     """Days after a backfill's window are already built (D11) when a late change lands for a deal on a day
     before them, in the same month, into a stage the deal enters again on a later, built day. The backfill
     re-processes the past window only; the month must stay the roll-up of all its days (the dbt tests on the

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.generators.pipedrive import generate_pipedrive
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 SEEDS = (
     "funnel_steps pipedrive_change_keys pipedrive_stage_probabilities compliance_regions "
@@ -80,7 +80,7 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(wh, tmp_path_factory):  # type: ignore[no-untyped-def]
+def built(wh, tmp_path_factory):
     export = tmp_path_factory.mktemp("pipedrive_bad")
     generate_pipedrive(export, deals=150, seed=3, end=date(2025, 3, 31), days=90)
     with (export / "deal_changes.csv").open(newline="", encoding="utf-8") as fh:
@@ -105,7 +105,7 @@ def built(wh, tmp_path_factory):  # type: ignore[no-untyped-def]
     return wh, first_change
 
 
-def test_raw_rows_equal_staged_plus_rejected(built) -> None:  # type: ignore[no-untyped-def]
+def test_raw_rows_equal_staged_plus_rejected(built) -> None:
     wh, _ = built
     for raw_table, staging in RAW_TO_STAGING.items():
         raw = wh.scalar(f"select count(*) from raw_pipedrive.{raw_table}")
@@ -116,7 +116,7 @@ def test_raw_rows_equal_staged_plus_rejected(built) -> None:  # type: ignore[no-
         assert raw == staged + rejected, f"{raw_table}: raw {raw} != staged {staged} + rejected {rejected}"
 
 
-def test_every_bad_row_is_rejected_with_its_reason(built) -> None:  # type: ignore[no-untyped-def]
+def test_every_bad_row_is_rejected_with_its_reason(built) -> None:
     wh, _ = built
     rejects = {
         (file, line): reason
@@ -133,7 +133,7 @@ def test_every_bad_row_is_rejected_with_its_reason(built) -> None:  # type: igno
     assert rejects == expected
 
 
-def test_duplicates_collapse_with_their_count(built) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_collapse_with_their_count(built) -> None:
     wh, first_change = built
     deal_id, change_time, key, value = first_change
     count, file, line = wh.query(
@@ -145,7 +145,7 @@ def test_duplicates_collapse_with_their_count(built) -> None:  # type: ignore[no
     assert (count, file, line) == (3, "deal_changes.csv", 2)  # lineage of the first copy
 
 
-def test_unknown_stage_and_type_are_kept_and_surfaced(built) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_stage_and_type_are_kept_and_surfaced(built) -> None:
     wh, _ = built
     exceptions = {
         (kind, key): (in_lookup, events)

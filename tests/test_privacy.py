@@ -25,9 +25,9 @@ import psycopg
 import pytest
 from conftest import Warehouse, make_warehouse
 
-from orchestration.dbt import dbt_vars
-from orchestration.privacy import audit_rows, forget, purge
-from orchestration.reconcile import format_report, reconcile
+from orchestration.core.dbt import dbt_vars
+from orchestration.ops.privacy import audit_rows, forget, purge
+from orchestration.ops.reconcile import format_report, reconcile
 
 SOURCE_DT = date(2025, 3, 31)
 EMAIL = "Q.Vandermolen@Example.org"
@@ -125,9 +125,9 @@ def assert_reconciled(wh: Warehouse) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(server, tmp_path_factory):  # type: ignore[no-untyped-def]
-    from orchestration.generators.field_crm import generate_field_crm
-    from orchestration.generators.pipedrive import generate_pipedrive
+def built(server, tmp_path_factory):
+    from orchestration.ingest.generators.field_crm import generate_field_crm
+    from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
     out = tmp_path_factory.mktemp("privacy")
     generate_pipedrive(out / "pd", deals=150, seed=9, end=SOURCE_DT, days=400)

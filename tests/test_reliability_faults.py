@@ -29,11 +29,11 @@ from conftest import make_warehouse
 from dbt_helpers import checksum
 from psycopg import sql
 
-from orchestration.dbt import dbt_command, dbt_env, dbt_vars
-from orchestration.errors import FunnelError
-from orchestration.generators.pipedrive import generate_pipedrive
-from orchestration.reconcile import format_report, reconcile
-from orchestration.settings import REPO_ROOT, Connection
+from orchestration.core.dbt import dbt_command, dbt_env, dbt_vars
+from orchestration.core.errors import FunnelError
+from orchestration.core.settings import REPO_ROOT, Connection
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
+from orchestration.ops.reconcile import format_report, reconcile
 
 FUNNEL = [sys.executable, "-m", "orchestration.cli"]
 CHAIN = "+staging.pipedrive +int_funnel_stats_monthly +rep_sales_funnel_monthly"
@@ -63,7 +63,7 @@ def start_dbt(conn: Connection, select: str, source_dt: date, backfill: int = 3)
     )
 
 
-def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 120, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -92,7 +92,7 @@ def lock_raw(conn: Connection) -> psycopg.Connection:
 # ---------------------------------------------------------------- checksum at the CLI (fast)
 
 
-def test_truncated_or_replaced_file_is_detected_not_double_loaded(wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_or_replaced_file_is_detected_not_double_loaded(wh, tmp_path) -> None:
     env = db_env(wh.conn)
     export = tmp_path / "export"
     generate_pipedrive(export, deals=30, seed=2, end=D1, days=30)
@@ -132,7 +132,7 @@ def test_truncated_or_replaced_file_is_detected_not_double_loaded(wh, tmp_path) 
 
 
 @pytest.fixture(scope="module")
-def built(server, tmp_path_factory):  # type: ignore[no-untyped-def]
+def built(server, tmp_path_factory):
     """A database of its own: generated Pipedrive data, the incremental chain fully refreshed at D0 (schema dev)."""
     export = tmp_path_factory.mktemp("faults_pd")
     generate_pipedrive(export, deals=150, seed=8, end=D1, days=60)
@@ -143,7 +143,7 @@ def built(server, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_dbt_sigkill_inside_delete_insert_leaves_old_state_and_rerun_converges(built) -> None:  # type: ignore[no-untyped-def]
+def test_dbt_sigkill_inside_delete_insert_leaves_old_state_and_rerun_converges(built) -> None:
     wh = built
     table = "dev_intermediate.int_deal_stats_daily"
     before = checksum(wh, table)
@@ -175,7 +175,7 @@ def test_dbt_sigkill_inside_delete_insert_leaves_old_state_and_rerun_converges(b
 
 
 @pytest.mark.slow
-def test_overlapping_runs_started_together_equal_a_full_refresh(built) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_runs_started_together_equal_a_full_refresh(built) -> None:
     wh = built
     gate = lock_raw(wh.conn)
     try:
@@ -227,14 +227,14 @@ def crash(pgdata: Path) -> None:
 
 
 @pytest.mark.slow
-def test_postgres_killed_mid_run_restarts_and_converges(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_postgres_killed_mid_run_restarts_and_converges(tmp_path, monkeypatch) -> None:
     home = tmp_path / "home"
     env = {"FUNNEL_HOME": str(home), "FUNNEL_PG_PORT": str(free_port()), "FUNNEL_DB_NAME": "crash"}
     for key in ("FUNNEL_DATABASE_URL", "PGHOST"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from orchestration import warehouse
+    from orchestration.core import warehouse
 
     conn = warehouse.start()
     try:

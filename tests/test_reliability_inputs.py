@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from orchestration.dbt import dbt_vars
-from orchestration.errors import FunnelError
+from orchestration.core.dbt import dbt_vars
+from orchestration.core.errors import FunnelError
 
 INJECTION = "2024-01-01'; drop table x; --"
 FUNNEL = [sys.executable, "-m", "orchestration.cli"]
@@ -68,7 +68,7 @@ def test_valid_vars_pass_through() -> None:
         (["load", "/nonexistent/folder", "--source", "pipedrive"], "/nonexistent/folder"),
     ],
 )
-def test_cli_arguments_are_validated_naming_the_value(wh, args: list[str], named: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_arguments_are_validated_naming_the_value(wh, args: list[str], named: str) -> None:
     wh.query("create table if not exists public.x (id int)")
     result = funnel(*args, env={"FUNNEL_DB_NAME": wh.conn.dbname})
     assert result.returncode != 0
@@ -86,7 +86,7 @@ def test_cli_arguments_are_validated_naming_the_value(wh, args: list[str], named
         pytest.param({"months": "1) or (1=1"}, "months=", marks=pytest.mark.slow),
     ],
 )
-def test_sql_in_plain_dbt_vars_never_reaches_the_database(wh, variables: dict[str, object], named: str) -> None:  # type: ignore[no-untyped-def]
+def test_sql_in_plain_dbt_vars_never_reaches_the_database(wh, variables: dict[str, object], named: str) -> None:
     """Plain `dbt run --vars ...` bypasses the CLI: the macros refuse the value at compile time."""
     wh.query("create table if not exists public.x (id int)")
     output = wh.dbt("run", "--select", "int_deal_stats_daily", variables=variables, expect_ok=False)

@@ -34,7 +34,7 @@ from dbt_helpers import PIPEDRIVE_INCREMENTAL, PIPEDRIVE_WINDOWS, InProcessDbt, 
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from orchestration.generators.pipedrive import generate_pipedrive
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 TIMEZONE = "Europe/Berlin"  # DST change on 30 March 2025, inside the generated month
 MONTH_START = date(2025, 3, 1)
@@ -121,7 +121,7 @@ scenario = st.fixed_dictionaries(
 class Harness:
     """A module database with the seeds/views in two schemas: `prop` (runs under test) and `orc` (oracle)."""
 
-    def __init__(self, wh, reference: Path, target: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, wh, reference: Path, target: Path) -> None:
         self.wh, self.reference = wh, reference
         self.prop = InProcessDbt(wh.conn, "prop", target / "prop", TIMEZONE)
         self.oracle = InProcessDbt(wh.conn, "orc", target / "orc", TIMEZONE)
@@ -171,7 +171,7 @@ def months(source_dt: date, backfill: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def harness(wh, tmp_path_factory) -> Harness:  # type: ignore[no-untyped-def]
+def harness(wh, tmp_path_factory) -> Harness:
     generated = tmp_path_factory.mktemp("pd_reference")
     generate_pipedrive(generated, deals=10, seed=3, end=LAST_DAY, days=31)
     reference = tmp_path_factory.mktemp("pd_reference_only")
@@ -301,7 +301,7 @@ LATE_EVENTS_BEFORE_EVERY_WINDOW = {
 }
 
 
-def test_rep_sales_grid_before_the_first_data_month(harness) -> None:  # type: ignore[no-untyped-def]
+def test_rep_sales_grid_before_the_first_data_month(harness) -> None:
     """No funnel data at all (or none before the window): an incremental run must not zero-fill months that a
     full refresh does not have (the grid starts at greatest(window start, first month with data))."""
     harness.reset([], [])
@@ -315,12 +315,12 @@ def test_rep_sales_grid_before_the_first_data_month(harness) -> None:  # type: i
 @settings(max_examples=2, **SETTINGS)
 @given(case=scenario)
 @example(case=LATE_EVENTS_BEFORE_EVERY_WINDOW)
-def test_random_runs_on_hostile_data_equal_a_full_refresh(harness, case) -> None:  # type: ignore[no-untyped-def]
+def test_random_runs_on_hostile_data_equal_a_full_refresh(harness, case) -> None:
     check_scenario(harness, case)
 
 
 @pytest.mark.slow
 @settings(max_examples=int(os.environ.get("FUNNEL_SLOW_EXAMPLES", "200")), **SETTINGS)
 @given(case=scenario)
-def test_random_runs_on_hostile_data_equal_a_full_refresh_many(harness, case) -> None:  # type: ignore[no-untyped-def]
+def test_random_runs_on_hostile_data_equal_a_full_refresh_many(harness, case) -> None:
     check_scenario(harness, case)

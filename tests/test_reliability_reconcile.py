@@ -16,8 +16,8 @@ from datetime import date
 import pytest
 from conftest import make_warehouse
 
-from orchestration.dbt import dbt_vars
-from orchestration.reconcile import format_report, reconcile
+from orchestration.core.dbt import dbt_vars
+from orchestration.ops.reconcile import format_report, reconcile
 
 PIPEDRIVE_CHAIN = "+staging.pipedrive +int_funnel_stats_monthly +rep_sales_funnel_monthly"
 PIPEDRIVE_INCREMENTAL = {
@@ -31,16 +31,16 @@ PIPEDRIVE_INCREMENTAL = {
 FIELD_CRM_INCREMENTAL = {"lead_funnel_daily", "lead_funnel_monthly", "metrics_daily", "sales_performance_monthly"}
 
 
-def build(wh, select: str, source_dt: date, backfill: int | None = None, full_refresh: bool = False) -> None:  # type: ignore[no-untyped-def]
+def build(wh, select: str, source_dt: date, backfill: int | None = None, full_refresh: bool = False) -> None:
     args = ["build", "--select", select, "--exclude", "resource_type:test", "resource_type:unit_test"]
     wh.dbt(*args, *(["--full-refresh"] if full_refresh else []), variables=dbt_vars(source_dt, backfill))
 
 
-def leftover_scratch(wh) -> int:  # type: ignore[no-untyped-def]
+def leftover_scratch(wh) -> int:
     return wh.scalar("select count(*) from pg_namespace where nspname like 'reconcile%'")
 
 
-def assert_reconciled(report, sources: set[str], models: set[str]) -> None:  # type: ignore[no-untyped-def]
+def assert_reconciled(report, sources: set[str], models: set[str]) -> None:
     text = format_report(report)
     assert report.ok, text
     assert {t.source for t in report.tables} == sources, text
@@ -52,14 +52,14 @@ def assert_reconciled(report, sources: set[str], models: set[str]) -> None:  # t
 
 
 @pytest.fixture(scope="module")
-def shared_wh(server, shared_export):  # type: ignore[no-untyped-def]
+def shared_wh(server, shared_export):
     yield from make_warehouse(server, "reliability_reconcile_shared")
 
 
 @pytest.fixture(scope="module")
-def generated_wh(server, tmp_path_factory):  # type: ignore[no-untyped-def]
-    from orchestration.generators.field_crm import generate_field_crm
-    from orchestration.generators.pipedrive import generate_pipedrive
+def generated_wh(server, tmp_path_factory):
+    from orchestration.ingest.generators.field_crm import generate_field_crm
+    from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
     out = tmp_path_factory.mktemp("reconcile_gen")
     generate_pipedrive(out / "pd", deals=200, seed=5, end=date(2025, 3, 31), days=120)
@@ -74,7 +74,7 @@ def generated_wh(server, tmp_path_factory):  # type: ignore[no-untyped-def]
         yield wh
 
 
-def test_shared_export_reconciles_and_tampering_is_caught(shared_wh, shared_export) -> None:  # type: ignore[no-untyped-def]
+def test_shared_export_reconciles_and_tampering_is_caught(shared_wh, shared_export) -> None:
     wh = shared_wh
     wh.load(shared_export, "pipedrive")
     build(wh, PIPEDRIVE_CHAIN, date(2024, 6, 28), full_refresh=True)
@@ -104,7 +104,7 @@ def test_shared_export_reconciles_and_tampering_is_caught(shared_wh, shared_expo
     assert leftover_scratch(wh) == 0
 
 
-def test_generated_data_of_both_sources_reconciles(generated_wh) -> None:  # type: ignore[no-untyped-def]
+def test_generated_data_of_both_sources_reconciles(generated_wh) -> None:
     wh = generated_wh
     report = reconcile(source_dt="2025-03-26", conn=wh.conn)
     assert_reconciled(report, {"pipedrive", "field_crm"}, PIPEDRIVE_INCREMENTAL | FIELD_CRM_INCREMENTAL)
@@ -116,7 +116,7 @@ def test_generated_data_of_both_sources_reconciles(generated_wh) -> None:  # typ
 
 
 @pytest.mark.slow  # ~2 min: a second full reconcile of the same data, through the CLI
-def test_funnel_reconcile_command_exit_codes(generated_wh) -> None:  # type: ignore[no-untyped-def]
+def test_funnel_reconcile_command_exit_codes(generated_wh) -> None:
     """`funnel reconcile` exits 0 when reconciled and 2 after a mart row is tampered with."""
     wh = generated_wh
     command = [sys.executable, "-m", "orchestration.cli", "reconcile", "--source-dt", "2025-03-26"]
@@ -138,8 +138,8 @@ def test_funnel_reconcile_command_exit_codes(generated_wh) -> None:  # type: ign
     assert "lead_funnel_daily" in tampered.stdout and "MISMATCH" in tampered.stdout
 
 
-def test_scratch_schema_is_validated_and_never_clobbers(generated_wh) -> None:  # type: ignore[no-untyped-def]
-    from orchestration.errors import FunnelError
+def test_scratch_schema_is_validated_and_never_clobbers(generated_wh) -> None:
+    from orchestration.core.errors import FunnelError
 
     with pytest.raises(FunnelError, match="not a plain identifier"):
         reconcile("x; drop schema dev_marts cascade", conn=generated_wh.conn)

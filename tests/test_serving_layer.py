@@ -25,10 +25,10 @@ import pytest
 import yaml
 from psycopg import sql
 
-from orchestration import serving
-from orchestration.dbt import dbt_env, dbt_executable
-from orchestration.errors import FunnelError
-from orchestration.settings import REPO_ROOT
+from orchestration.core.dbt import dbt_env, dbt_executable
+from orchestration.core.errors import FunnelError
+from orchestration.core.settings import REPO_ROOT
+from orchestration.serving import exports, kpis, roles
 
 SOURCE_DT = "2025-03-31"
 MARTS, INTERMEDIATE, STAGING = "dev_marts", "dev_intermediate", "dev_staging"
@@ -39,25 +39,25 @@ PII_MODEL = "int_field_service__customer_contacts"
 @pytest.fixture(scope="module")
 def passwords() -> dict[str, str]:
     """Role passwords: the ones in the environment, else fresh ones (roles are server-wide: this resets them)."""
-    values = {role.name: os.environ.get(role.password_env) or secrets.token_urlsafe(12) for role in serving.ROLES}
+    values = {role.name: os.environ.get(role.password_env) or secrets.token_urlsafe(12) for role in roles.ROLES}
     with pytest.MonkeyPatch.context() as mp:
-        for role in serving.ROLES:
+        for role in roles.ROLES:
             mp.setenv(role.password_env, values[role.name])
         yield values
 
 
 @pytest.fixture(scope="module")
-def built(wh, passwords, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def built(wh, passwords, tmp_path_factory) -> Path:
     """Roles created, small generated exports of both sources loaded, everything built (no tests)."""
-    from orchestration.generators.field_crm import generate_field_crm
-    from orchestration.generators.pipedrive import generate_pipedrive
+    from orchestration.ingest.generators.field_crm import generate_field_crm
+    from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
     data = tmp_path_factory.mktemp("serving_data")
     generate_pipedrive(data / "pipedrive", deals=300, seed=7, end=date(2025, 3, 31), days=300)
     generate_field_crm(data / "field_crm", leads=600, seed=7, end=date(2025, 3, 31), days=300)
     wh.load(data / "pipedrive", "pipedrive")
     wh.load(data / "field_crm", "field_crm")
-    serving.create_roles(wh.conn)
+    roles.create_roles(wh.conn)
     target = tmp_path_factory.mktemp("serving_target")
     # seeds and models in one dbt invocation (dbt's start-up is most of the time at this size); no data tests
     wh.dbt(
@@ -79,10 +79,10 @@ def manifest(built: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def semantic(built: Path) -> dict[str, Any]:
-    return serving.semantic_manifest(built, parse=False)
+    return kpis.semantic_manifest(built, parse=False)
 
 
-def connect_as(wh, role: str, password: str) -> psycopg.Connection:  # type: ignore[no-untyped-def]
+def connect_as(wh, role: str, password: str) -> psycopg.Connection:
     conn = wh.conn
     return psycopg.connect(
         host=conn.host, port=conn.port, dbname=conn.dbname, user=role, password=password, autocommit=True
@@ -101,7 +101,7 @@ def marts_of(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_roles_are_idempotent_read_only_and_can_log_in(built, wh, passwords) -> None:
-    again = serving.create_roles(wh.conn)
+    again = roles.create_roles(wh.conn)
     assert [(r.name, r.created, r.can_login) for r in again] == [("bi_reader", False, True), ("analyst", False, True)]
     settings = wh.query(
         "select r.rolname, s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole"
@@ -197,7 +197,7 @@ def test_grants_are_reapplied_to_built_relations(built, wh) -> None:
     assert not wh.scalar(f"select has_table_privilege('bi_reader', '{MARTS}.metrics_daily', 'select')")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DBT_TARGET_PATH", str(built))
-        serving.apply_grants(conn=wh.conn, variables={"source_dt": SOURCE_DT})  # same vars: dbt's partial parse
+        roles.apply_grants(conn=wh.conn, variables={"source_dt": SOURCE_DT})  # same vars: dbt's partial parse
     assert wh.scalar(f"select has_table_privilege('bi_reader', '{MARTS}.metrics_daily', 'select')")
 
 
@@ -295,18 +295,18 @@ def test_marts_have_primary_keys_and_indexed_date_columns(built, wh, manifest) -
 
 
 def test_kpi_registry(semantic) -> None:
-    kpis = serving.list_kpis(manifest=semantic)
-    assert len(kpis) >= 40
-    modules = {m for k in kpis for m in k.modules}
+    catalogue = kpis.list_kpis(manifest=semantic)
+    assert len(catalogue) >= 40
+    modules = {m for k in catalogue for m in k.modules}
     assert {"BUS_DEV", "INSIDE_SALES", "SALES_MGMT", "CUSTOMER", "FINANCE"} <= modules
-    for kpi in kpis:
+    for kpi in catalogue:
         assert kpi.modules and kpi.object_model, kpi.name
         assert kpi.description and "{{" not in kpi.description, f"{kpi.name}: definition docs block not rendered"
-    customer = serving.list_kpis("customer", manifest=semantic)
+    customer = kpis.list_kpis("customer", manifest=semantic)
     assert {"repeat_customer_rate", "customer_lifetime_value", "new_customers"} <= {k.name for k in customer}
     assert all("CUSTOMER" in k.modules for k in customer)
     with pytest.raises(FunnelError, match="no KPI serves module"):
-        serving.list_kpis("ASTROLOGY", manifest=semantic)
+        kpis.list_kpis("ASTROLOGY", manifest=semantic)
     for required in (
         "lead_to_booking_rate",
         "win_rate_by_count",
@@ -329,11 +329,11 @@ def test_kpi_registry(semantic) -> None:
         "lost_rate",
         "bad_leads_per_lead_flow_rate",
     ):
-        assert required in {k.name for k in kpis}, required
+        assert required in {k.name for k in catalogue}, required
 
 
 def answer(semantic, wh, kpi: str, by: list[str], where: list[str] | None = None) -> dict[tuple[Any, ...], Any]:
-    result = serving.query_kpi(kpi, by, where or [], manifest=semantic, conn=wh.conn)
+    result = kpis.query_kpi(kpi, by, where or [], manifest=semantic, conn=wh.conn)
     assert result.columns[-1] == kpi
     return {tuple(row[:-1]): row[-1] for row in result.rows}
 
@@ -424,18 +424,18 @@ def test_kpis_equal_direct_sql_on_the_marts(built, wh, semantic) -> None:
 
 def test_every_kpi_answers(built, wh, semantic) -> None:
     for metric in semantic["metrics"]:
-        result = serving.query_kpi(metric["name"], ["month"], manifest=semantic, conn=wh.conn)
+        result = kpis.query_kpi(metric["name"], ["month"], manifest=semantic, conn=wh.conn)
         assert result.rows, metric["name"]
 
 
 def test_kpi_query_errors_are_clear(built, wh, semantic) -> None:
     with pytest.raises(FunnelError, match="unknown KPI 'revenu'"):
-        serving.query_kpi("revenu", ["month"], manifest=semantic, conn=wh.conn)
+        kpis.query_kpi("revenu", ["month"], manifest=semantic, conn=wh.conn)
     with pytest.raises(FunnelError, match="MetricFlow cannot answer revenue"):
-        serving.query_kpi("revenue", ["no_such__dimension"], manifest=semantic, conn=wh.conn)
+        kpis.query_kpi("revenue", ["no_such__dimension"], manifest=semantic, conn=wh.conn)
 
 
-def test_kpi_cli_prints_a_rounded_table_csv_for_machines_and_exit_6_for_no_rows(built, wh) -> None:  # type: ignore[no-untyped-def]
+def test_kpi_cli_prints_a_rounded_table_csv_for_machines_and_exit_6_for_no_rows(built, wh) -> None:
     env = {**os.environ, "FUNNEL_DB_NAME": wh.conn.dbname, "DBT_TARGET_PATH": str(built)}
     base = [sys.executable, "-m", "orchestration.cli", "kpi", "query", "call_connect_rate", "--by", "year"]
     table = subprocess.run(base, env=env, capture_output=True, text=True, check=False)
@@ -456,7 +456,7 @@ def test_kpi_cli_prints_a_rounded_table_csv_for_machines_and_exit_6_for_no_rows(
 # --- exports ----------------------------------------------------------------------------------------------------
 
 
-def checksum(wh, relation: sql.Composable, where: sql.Composable = sql.SQL("true")) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def checksum(wh, relation: sql.Composable, where: sql.Composable = sql.SQL("true")) -> tuple[int, str]:
     """Row count and an order-independent md5 over the rows' text (numbers with trailing zeros trimmed)."""
     with psycopg.connect(wh.conn.url(), autocommit=True) as db:
         return _checksum(db, relation, where)
@@ -489,7 +489,7 @@ def _checksum(db: psycopg.Connection, relation: sql.Composable, where: sql.Compo
     return int(count), str(digest)
 
 
-def reimport(wh, mart: str, fmt: str, path: Path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def reimport(wh, mart: str, fmt: str, path: Path) -> tuple[int, str]:
     """Load an exported file back into an empty copy of the mart and checksum it."""
     with psycopg.connect(wh.conn.url()) as db:
         db.execute(sql.SQL("create temp table back (like {})").format(sql.Identifier(MARTS, mart)))
@@ -518,7 +518,7 @@ def test_export_round_trips_with_filters(built, wh, tmp_path, fmt) -> None:
     if fmt == "parquet":
         pytest.importorskip("pyarrow")
     seen: list[int] = []
-    result = serving.export_model(
+    result = exports.export_model(
         "fct_jobs",
         fmt,
         "2024-07-01",
@@ -530,7 +530,7 @@ def test_export_round_trips_with_filters(built, wh, tmp_path, fmt) -> None:
         schema=MARTS,
         batch_rows=50,
     )
-    assert result.path == tmp_path / f"fct_jobs{serving.FORMATS[fmt]}"
+    assert result.path == tmp_path / f"fct_jobs{exports.FORMATS[fmt]}"
     assert result.filters == {"date_column": "job_date", "start": "2024-07-01", "end": "2024-12-31", "region": "eu"}
     where = sql.SQL("job_date >= '2024-07-01' and job_date < '2025-01-01' and region = 'eu'")
     expected = checksum(wh, sql.Identifier(MARTS, "fct_jobs"), where)
@@ -538,7 +538,7 @@ def test_export_round_trips_with_filters(built, wh, tmp_path, fmt) -> None:
     assert result.rows == expected[0] and seen[-1] == expected[0]
     assert reimport(wh, "fct_jobs", fmt, result.path) == expected
     assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256
-    again = serving.export_model(
+    again = exports.export_model(
         "fct_jobs",
         fmt,
         "2024-07-01",
@@ -556,7 +556,7 @@ def test_export_of_a_mart_with_every_type(built, wh, tmp_path) -> None:
     """Timestamps, booleans, numerics without precision, nulls: a whole mart, unfiltered, in all formats."""
     expected = checksum(wh, sql.Identifier(MARTS, "fct_deal_stage_transitions"))
     for fmt in ("csv", "json", "parquet"):
-        result = serving.export_model("fct_deal_stage_transitions", fmt, out=tmp_path, conn=wh.conn, schema=MARTS)
+        result = exports.export_model("fct_deal_stage_transitions", fmt, out=tmp_path, conn=wh.conn, schema=MARTS)
         assert reimport(wh, "fct_deal_stage_transitions", fmt, result.path) == expected, fmt
     with (tmp_path / "fct_deal_stage_transitions.csv").open(newline="") as fh:
         header = next(csv.reader(fh))
@@ -573,7 +573,7 @@ def test_export_streams_with_bounded_memory(built, wh, tmp_path) -> None:
     )
     for fmt in ("json", "parquet"):
         tracemalloc.start()
-        result = serving.export_model("big", fmt, out=tmp_path, conn=wh.conn, schema="export_probe")
+        result = exports.export_model("big", fmt, out=tmp_path, conn=wh.conn, schema="export_probe")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert result.rows == rows
@@ -593,7 +593,7 @@ def test_export_refuses_bad_input(built, wh, tmp_path) -> None:
     ]
     for kwargs, message in cases:
         with pytest.raises(FunnelError, match=message.replace("(", r"\(")):
-            serving.export_model(**kwargs, out=tmp_path, conn=wh.conn, schema=MARTS)  # type: ignore[arg-type]
+            exports.export_model(**kwargs, out=tmp_path, conn=wh.conn, schema=MARTS)  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir()), "a refused export leaves no file behind"
 
 

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from orchestration import serving
-from orchestration.errors import FunnelError
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.core.errors import FunnelError
+from orchestration.core.settings import DBT_PROJECT_DIR
+from orchestration.serving import exports, kpis
 
 SEMANTIC = DBT_PROJECT_DIR / "models" / "semantic"
 MODULES = {"BUS_DEV", "INSIDE_SALES", "SALES_MGMT", "MARKETING", "CUSTOMER", "FINANCE", "OPERATIONS"}
@@ -60,7 +60,7 @@ def test_semantic_models_read_marts_and_have_time_dimensions() -> None:
 
 
 def test_group_by_and_where_sugar() -> None:
-    assert serving._group_by(["month", "region,lead_source__channel"]) == [
+    assert kpis._group_by(["month", "region,lead_source__channel"]) == [
         "metric_time__month",
         "region",
         "lead_source__channel",
@@ -72,16 +72,16 @@ def test_group_by_and_where_sugar() -> None:
         ],
         entities_for_metrics=lambda _m: [SimpleNamespace(name="region")],
     )
-    where = serving._where(engine, "revenue", "region = 'eu' and lead_source__channel <> 'region' or x = 1")
+    where = kpis._where(engine, "revenue", "region = 'eu' and lead_source__channel <> 'region' or x = 1")
     assert where == ("{{ Entity('region') }} = 'eu' and {{ Dimension('lead_source__channel') }} <> 'region' or x = 1")
-    assert serving._where(engine, "revenue", "metric_time__month >= '2024-01-01'") == (
+    assert kpis._where(engine, "revenue", "metric_time__month >= '2024-01-01'") == (
         "{{ TimeDimension('metric_time', 'month') }} >= '2024-01-01'"
     )
-    assert serving._where(engine, "revenue", "job__job_date < '2024-01-01'") == (
+    assert kpis._where(engine, "revenue", "job__job_date < '2024-01-01'") == (
         "{{ TimeDimension('job__job_date', 'day') }} < '2024-01-01'"
     )
     raw = "{{ Dimension('lead_source__channel') }} = 'x'"
-    assert serving._where(engine, "revenue", raw) == raw
+    assert kpis._where(engine, "revenue", raw) == raw
 
 
 def test_relocated_manifest_drops_the_parse_time_database() -> None:
@@ -90,7 +90,7 @@ def test_relocated_manifest_drops_the_parse_time_database() -> None:
         "semantic_models": [{"node_relation": dict(relation)}],
         "project_configuration": {"time_spines": [{"node_relation": dict(relation, alias="spine")}]},
     }
-    out = serving._relocated(manifest)
+    out = kpis._relocated(manifest)
     assert out["semantic_models"][0]["node_relation"]["relation_name"] == '"dev_marts"."fct_jobs"'
     assert out["project_configuration"]["time_spines"][0]["node_relation"]["database"] is None
     assert manifest["semantic_models"][0]["node_relation"]["database"] == "funnel", "the input is not changed"
@@ -98,10 +98,10 @@ def test_relocated_manifest_drops_the_parse_time_database() -> None:
 
 def test_csv_record_counting_ignores_newlines_inside_quotes() -> None:
     text = b'id,note\n1,"two\nlines"\n2,"a ""quoted"" word"\n3,plain\n'
-    assert serving._csv_records(text, False) == (4, False)
+    assert exports._csv_records(text, False) == (4, False)
     total, in_quote = 0, False
     for i in range(0, len(text), 3):  # any chunking gives the same count
-        n, in_quote = serving._csv_records(text[i : i + 3], in_quote)
+        n, in_quote = exports._csv_records(text[i : i + 3], in_quote)
         total += n
     assert (total, in_quote) == (4, False)
 
@@ -109,21 +109,21 @@ def test_csv_record_counting_ignores_newlines_inside_quotes() -> None:
 def test_marts_schema_follows_generate_schema_name(monkeypatch) -> None:
     monkeypatch.delenv("FUNNEL_DB_SCHEMA", raising=False)
     monkeypatch.delenv("FUNNEL_TARGET", raising=False)
-    assert serving.marts_schema() == "dev_marts"
-    assert serving.marts_schema("ci") == "ci_marts"
-    assert serving.marts_schema("prod") == "marts"
+    assert exports.marts_schema() == "dev_marts"
+    assert exports.marts_schema("ci") == "ci_marts"
+    assert exports.marts_schema("prod") == "marts"
     monkeypatch.setenv("FUNNEL_DB_SCHEMA", "alice")
-    assert serving.marts_schema() == "alice_marts"
+    assert exports.marts_schema() == "alice_marts"
 
 
 def test_hashing_writer_is_atomic(tmp_path: Path) -> None:
     target = tmp_path / "x.csv"
-    writer = serving._HashingWriter(target)
+    writer = exports._HashingWriter(target)
     writer.write(b"abc")
     assert not target.exists() and writer.part.exists()
     writer.abort()
     assert not writer.part.exists() and not target.exists()
-    writer = serving._HashingWriter(target)
+    writer = exports._HashingWriter(target)
     writer.write(b"abc")
     assert writer.commit() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert target.read_bytes() == b"abc"
@@ -141,4 +141,4 @@ def test_hashing_writer_is_atomic(tmp_path: Path) -> None:
 )
 def test_export_checks_its_input_before_connecting(kwargs, message, tmp_path) -> None:
     with pytest.raises(FunnelError, match=re.escape(message)):
-        serving.export_model(**kwargs, out=tmp_path)
+        exports.export_model(**kwargs, out=tmp_path)

@@ -20,9 +20,9 @@ from conftest import Warehouse, make_warehouse
 from dagster_helpers import dagster_daily
 from test_pipedrive_funnel import expected_funnel
 
-from orchestration.generators.field_crm import generate_field_crm
-from orchestration.generators.pipedrive import generate_pipedrive
-from orchestration.settings import Connection
+from orchestration.core.settings import Connection
+from orchestration.ingest.generators.field_crm import generate_field_crm
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 SOURCE_DT = date(2025, 3, 31)
 PARTITION = "2025-03-31"
@@ -80,7 +80,7 @@ def pipedrive_real(server: Connection, shared_export: Path, tmp_path_factory: py
 
 
 @pytest.mark.shared
-def test_pipedrive_only_real_export_builds_every_test_passing(pipedrive_real, shared_export) -> None:  # type: ignore[no-untyped-def]
+def test_pipedrive_only_real_export_builds_every_test_passing(pipedrive_real, shared_export) -> None:
     wh, _, out = pipedrive_real
     assert "sources: pipedrive (off: field_crm" in out
     assert not failures(out)
@@ -95,7 +95,7 @@ def test_pipedrive_only_real_export_builds_every_test_passing(pipedrive_real, sh
 
 
 @pytest.mark.shared
-def test_pipedrive_only_reconciles_and_runs_the_dagster_daily_job(pipedrive_real) -> None:  # type: ignore[no-untyped-def]
+def test_pipedrive_only_reconciles_and_runs_the_dagster_daily_job(pipedrive_real) -> None:
     _, env, _ = pipedrive_real
     audit = ok(funnel(env, "reconcile", "--source-dt", PARTITION))
     assert "0 mismatches: reconciled" in audit and "field_crm: nothing loaded" in audit
@@ -125,7 +125,7 @@ def generated(server: Connection, tmp_path_factory: pytest.TempPathFactory) -> I
         yield wh, env, tmp, empty, built
 
 
-def test_build_of_an_empty_warehouse_says_so_in_one_line(generated) -> None:  # type: ignore[no-untyped-def]
+def test_build_of_an_empty_warehouse_says_so_in_one_line(generated) -> None:
     _, _, _, empty, _ = generated
     assert empty.returncode == 1
     assert empty.stdout == ""
@@ -135,7 +135,7 @@ def test_build_of_an_empty_warehouse_says_so_in_one_line(generated) -> None:  # 
     ]
 
 
-def test_generated_pipedrive_only_builds_and_matches_the_funnel(generated) -> None:  # type: ignore[no-untyped-def]
+def test_generated_pipedrive_only_builds_and_matches_the_funnel(generated) -> None:
     wh, _, tmp, _, built = generated
     assert built.startswith("sources: pipedrive (off: field_crm")
     assert not failures(built)
@@ -144,8 +144,8 @@ def test_generated_pipedrive_only_builds_and_matches_the_funnel(generated) -> No
     assert "dev_marts.fct_jobs" not in schemas(wh)
 
 
-def test_up_adds_no_sample_data_to_a_warehouse_with_real_loads(generated, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from orchestration.up import _land
+def test_up_adds_no_sample_data_to_a_warehouse_with_real_loads(generated, monkeypatch, capsys) -> None:
+    from orchestration.cli.up import _land
 
     wh, *_ = generated
     monkeypatch.setenv("FUNNEL_DB_NAME", wh.conn.dbname)
@@ -156,7 +156,7 @@ def test_up_adds_no_sample_data_to_a_warehouse_with_real_loads(generated, monkey
     assert wh.scalar("select to_regclass('raw_field_crm.leads')") is None
 
 
-def test_second_source_switched_on_later_leaves_the_first_alone(generated) -> None:  # type: ignore[no-untyped-def]
+def test_second_source_switched_on_later_leaves_the_first_alone(generated) -> None:
     """Loading field_crm later builds it; Pipedrive's incremental rows outside the window are not rewritten."""
     wh, env, tmp, _, _ = generated
     old = "select month, funnel_step, xmin::text from dev_marts.rep_sales_funnel_monthly where month < '2025-03-01'"
@@ -183,7 +183,7 @@ def field_crm_only(server: Connection, tmp_path_factory: pytest.TempPathFactory)
         yield wh, env, ok(funnel(env, "build", "--full-refresh", "--source-dt", PARTITION))
 
 
-def test_field_crm_only_builds_reconciles_and_runs_in_dagster(field_crm_only) -> None:  # type: ignore[no-untyped-def]
+def test_field_crm_only_builds_reconciles_and_runs_in_dagster(field_crm_only) -> None:
     wh, env, built = field_crm_only
     assert built.startswith("sources: field_crm (off: pipedrive")
     assert not failures(built)
@@ -200,7 +200,7 @@ def test_field_crm_only_builds_reconciles_and_runs_in_dagster(field_crm_only) ->
     assert not [key for key in run["materialized"] if "funnel/" in key or "pipedrive" in key]
 
 
-def test_a_past_dated_field_crm_run_keeps_later_history(field_crm_only) -> None:  # type: ignore[no-untyped-def]
+def test_a_past_dated_field_crm_run_keeps_later_history(field_crm_only) -> None:
     """The as-of rule on the tables rebuilt whole: a backfill run for an earlier day leaves them as they were."""
     wh, env, _ = field_crm_only
     tables = ["fct_jobs", "dim_customers", "fct_booked_opportunities", "lead_cohort_monthly"]

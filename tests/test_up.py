@@ -15,7 +15,7 @@ select table_name from information_schema.tables where table_schema = 'dev_marts
 """
 
 
-def snapshot(wh, table: str) -> Counter[str]:  # type: ignore[no-untyped-def]
+def snapshot(wh, table: str) -> Counter[str]:
     """A mart's rows as a multiset (rows may hold lists, so they are compared by their text)."""
     return Counter(repr(row) for row in wh.query(f"select * from dev_marts.{table}"))
 

@@ -1,0 +1,5 @@
+"""`python -m orchestration.cli`: the same as the `funnel` command."""
+
+from orchestration.cli.main import main
+
+main()

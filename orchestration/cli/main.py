@@ -1,0 +1,492 @@
+"""`funnel`: the command line of the product (database, sample data, loading, building)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration.cli.console import record_in_dagster
+from orchestration.core import warehouse
+from orchestration.core.contracts import SOURCES
+from orchestration.core.dbt import check_target, dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
+from orchestration.core.errors import ExitCode, FunnelError
+from orchestration.core.settings import connection
+from orchestration.core.switches import sources_line
+
+app = typer.Typer(
+    help="Sales-funnel warehouse: land CRM exports, build them with dbt, run it with Dagster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The PostgreSQL warehouse (embedded unless FUNNEL_DATABASE_URL / PG* are set).")
+app.add_typer(db_app, name="db")
+
+
+def echo(message: str = "") -> None:
+    typer.echo(message)
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded server (no-op for an external one) and create the database."""
+    conn = warehouse.start()
+    echo(warehouse.status())
+    echo(f"url: {conn.url()}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    echo("stopped" if warehouse.stop() else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say which server is used and whether the embedded one runs."""
+    echo(warehouse.status())
+    conn = connection()
+    if conn.embedded and not warehouse.is_running():
+        raise typer.Exit(ExitCode.SERVER_STOPPED)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print a postgresql:// URL that psql and BI tools accept."""
+    echo(connection().url())
+
+
+@db_app.command("env")
+def db_env() -> None:
+    """Print `export` lines for plain dbt: eval "$(funnel db env)"."""
+    for key, value in connection().env().items():
+        echo(f"export {key}='{value}'")
+
+
+@db_app.command("roles")
+def db_roles(
+    apply: Annotated[bool, typer.Option(help="Also apply the grants to what is already built")] = True,
+    target: Annotated[str | None, typer.Option(help="dbt target whose relations get the grants")] = None,
+) -> None:
+    """Create the read-only roles bi_reader (marts) and analyst (intermediate, quality + marts).
+
+    Passwords come from FUNNEL_BI_READER_PASSWORD / FUNNEL_ANALYST_PASSWORD; without one a new role cannot log in.
+    """
+    from orchestration.serving.roles import apply_grants, create_roles
+
+    conn = warehouse.start()
+    for role in create_roles(conn):
+        state = "created" if role.created else "exists"
+        login = "can log in" if role.can_login else "cannot log in (set its password variable and rerun)"
+        echo(f"  {role.name:<10} {state:<8} {'password set; ' if role.password_set else ''}{login}")
+    if apply:
+        apply_grants(target, conn)
+        echo("grants applied to the relations already built (dbt applies them on every build too)")
+
+
+def _progress(label: str) -> Callable[[int], None]:
+    def report(rows: int) -> None:
+        typer.echo(f"\r{label}: {rows:,} rows", nl=False, err=True)
+
+    return report
+
+
+@app.command()
+def generate(
+    source: Annotated[str, typer.Argument(help="pipedrive or field_crm")],
+    out: Annotated[Path, typer.Option(help="Folder to write the CSV files to")],
+    deals: Annotated[str, typer.Option(help="Deals (pipedrive)")] = "2000",
+    leads: Annotated[str, typer.Option(help="Leads (field_crm)")] = "5000",
+    seed: Annotated[str, typer.Option(help="Random seed: same seed, same files")] = "42",
+    end: Annotated[str | None, typer.Option(help="Last day of history, YYYY-MM-DD (default today)")] = None,
+    days: Annotated[str, typer.Option(help="Days of history")] = "540",
+) -> None:
+    """Write a seeded synthetic export of SOURCE that follows its file contract."""
+    last = parse_source_dt(end, "end") if end else date.today()
+    n_deals, n_leads = parse_int(deals, "deals", 1), parse_int(leads, "leads", 1)
+    n_days, n_seed = parse_int(days, "days", 1), parse_int(seed, "seed")
+    if source == "pipedrive":
+        from orchestration.ingest.generators.pipedrive import generate_pipedrive
+
+        counts = generate_pipedrive(out, deals=n_deals, seed=n_seed, end=last, days=n_days, progress=_progress(source))
+    elif source == "field_crm":
+        from orchestration.ingest.generators.field_crm import generate_field_crm
+
+        counts = generate_field_crm(out, leads=n_leads, seed=n_seed, end=last, days=n_days, progress=_progress(source))
+    else:
+        raise FunnelError(f"unknown source {source!r}", f"use one of: {', '.join(SOURCES)}")
+    typer.echo("", err=True)
+    for name, rows in counts.items():
+        echo(f"  {name:<28} {rows:>12,} rows")
+    echo(f"wrote {sum(counts.values()):,} rows to {out}")
+
+
+@app.command()
+def load(
+    directory: Annotated[Path, typer.Argument(help="Folder holding the source's CSV files")],
+    source: Annotated[str, typer.Option(help="pipedrive or field_crm")],
+    replace: Annotated[bool, typer.Option(help="Supersede earlier loads of files whose content changed")] = False,
+) -> None:
+    """Land every CSV of SOURCE in raw_<source> (text, lineage columns); rejects get a reason."""
+    from orchestration.ingest.loader import FileResult, load_directory
+
+    changed: list[str] = []
+
+    def show(result: FileResult) -> None:
+        echo(
+            f"  {result.file_name:<28} {result.status:<8} {result.rows_loaded:>10,} rows"
+            f" {result.rows_rejected:>6,} rejected  {'; '.join(result.notes)}"
+        )
+        for reject in result.rejects[:5]:
+            where = f"line {reject.line_number}" if reject.line_number else "file"
+            echo(f"      {result.file_name} {where}: {reject.reason}")
+        if len(result.rejects) > 5:
+            echo(f"      ... {len(result.rejects) - 5} more in raw.load_rejects")
+        if result.status == "changed":
+            changed.append(result.file_name)
+
+    warehouse.start()
+    echo(f"loading {source} from {directory}")
+    results = load_directory(directory, source, replace=replace, on_file=show)
+    if changed:
+        raise FunnelError(
+            f"{len(changed)} file(s) changed since they were loaded: {', '.join(changed)}",
+            "rerun with --replace to supersede the earlier loads",
+        )
+    rejected = [r for r in results if r.rejects or r.rows_rejected]
+    if rejected:
+        lines = sum(r.rows_rejected for r in rejected)
+        typer.echo(
+            f"warning: {len(rejected)} file(s) had rejects ({lines:,} line(s)); see raw.load_rejects"
+            f" (exit code {int(ExitCode.REJECTED)})",
+            err=True,
+        )
+        raise typer.Exit(ExitCode.REJECTED)
+
+
+@app.command()
+def build(
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models")] = False,
+    source_dt: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today)")] = None,
+    backfill_period: Annotated[str | None, typer.Option(help="Days re-processed before source_dt")] = None,
+    months: Annotated[str | None, typer.Option(help="Full-refresh horizon in months")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA)")] = None,
+    select: Annotated[str | None, typer.Option(help="dbt --select")] = None,
+    exclude: Annotated[str | None, typer.Option(help="dbt --exclude")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+    regions: Annotated[
+        str | None, typer.Option(help="Build facts and marts of these regions only, e.g. eu,uk (data residency)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show dbt's own log of every node")] = False,
+) -> None:
+    """`dbt build` (seeds, models, tests) of the sources that hold data, with validated vars; prints a summary."""
+    from orchestration.cli.console import run_build
+
+    variables = dbt_vars(
+        source_dt, parse_int(backfill_period, "backfill_period"), parse_int(months, "months"), timezone
+    )
+    if regions is not None:
+        variables["regions"] = parse_regions(regions)
+    if target:
+        check_target(target)
+    warehouse.start()
+    echo(sources_line())
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    args += ["--select", select] if select else []
+    args += ["--exclude", exclude] if exclude else []
+    report = run_build(args, variables, target=target, verbose=verbose, say=echo)
+    if not verbose:
+        echo(report.summary())
+    record_in_dagster(variables, full_refresh)
+    if report.returncode != 0:
+        raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
+    if report.nothing_selected or (not verbose and report.total == 0):
+        typer.echo(
+            f"warning: the selection matched nothing to build (exit code {int(ExitCode.NOTHING_SELECTED)})", err=True
+        )
+        raise typer.Exit(ExitCode.NOTHING_SELECTED)
+
+
+@app.command()
+def up(
+    source_dt: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today)")] = None,
+    data: Annotated[Path | None, typer.Option(help="Your own export folder, loaded instead of sample data")] = None,
+    source: Annotated[str | None, typer.Option(help="The source of --data: pipedrive or field_crm")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show dbt's own log of every node")] = False,
+) -> None:
+    """Start the db, load --data (or sample data into an empty warehouse), build and test, print where to look."""
+    from orchestration.cli.up import up as run_up
+
+    if (data is None) != (source is None):
+        raise FunnelError("--data and --source go together", "e.g. funnel up --data ./export --source pipedrive")
+    if source is not None and source not in SOURCES:
+        raise FunnelError(f"unknown source {source!r}", f"use one of: {', '.join(SOURCES)}")
+    run_up(source_dt, data=data, source=source, verbose=verbose)
+
+
+@app.command("export")
+def export(
+    model: Annotated[str, typer.Argument(help="A mart, e.g. rep_sales_funnel_monthly")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json (JSON Lines) or parquet")] = "csv",
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (on the mart's date column)")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (inclusive)")] = None,
+    region: Annotated[str | None, typer.Option(help="Only rows of this region")] = None,
+    out: Annotated[Path, typer.Option(help="File, or folder for <model>.<ext>")] = Path("."),
+    date_column: Annotated[str | None, typer.Option(help="Date column to filter on (default: the first one)")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target whose marts to read")] = None,
+) -> None:
+    """Stream a mart to csv/json/parquet with filters, bounded memory and progress."""
+    from orchestration.serving.exports import export_model, marts_schema
+
+    result = export_model(
+        model,
+        fmt,
+        start,
+        end,
+        region,
+        out,
+        _progress(f"exporting {model}"),
+        schema=marts_schema(target),
+        date_column=date_column,
+    )
+    typer.echo("", err=True)
+    echo(f"wrote {result.rows:,} rows to {result.path} (sha256 {result.sha256})")
+    if result.rows == 0:
+        typer.echo(f"warning: no rows match these filters (exit code {int(ExitCode.NO_ROWS)})", err=True)
+        raise typer.Exit(ExitCode.NO_ROWS)
+
+
+kpi_app = typer.Typer(help="The KPI catalogue: MetricFlow metrics of the semantic layer.", no_args_is_help=True)
+app.add_typer(kpi_app, name="kpi")
+
+
+@kpi_app.command("list")
+def kpi_list(
+    module: Annotated[str | None, typer.Option(help="Only KPIs of this module, e.g. INSIDE_SALES")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Print the KPI registry: name, modules, object model, label (`funnel kpi show NAME`: the definition)."""
+    from orchestration.serving.kpis import list_kpis
+
+    kpis = list_kpis(module)
+    rows = [(k.name, ",".join(k.modules), k.object_model, k.label) for k in kpis]
+    echo(render_table(["kpi", "modules", "object_model", "label"], rows, fmt))
+    if fmt == "table":
+        echo(f"{len(kpis)} KPIs")
+
+
+def render_table(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: str) -> str:
+    """Rows as an aligned table with a header (people), CSV or JSON Lines (machines)."""
+    import csv
+    import io
+    import json
+
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    if fmt == "json":
+        return "\n".join(json.dumps(dict(zip(columns, row, strict=True)), default=str) for row in rows)
+    if fmt != "table":
+        raise FunnelError(f"--format {fmt!r} is not a format", "use table, csv or json")
+    text = [["" if value is None else str(value) for value in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in text)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in text]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@kpi_app.command("show")
+def kpi_show(kpi: Annotated[str, typer.Argument(help="KPI name (funnel kpi list)")]) -> None:
+    """Print one KPI's definition: what it counts, how, from which table, for which modules."""
+    from orchestration.serving.kpis import list_kpis
+
+    found = {k.name: k for k in list_kpis(include_helpers=True)}
+    if kpi not in found:
+        raise FunnelError(f"unknown KPI {kpi!r}", "see `funnel kpi list` (a switched-off source's KPIs are not listed)")
+    item = found[kpi]
+    echo(f"{item.name} — {item.label}")
+    echo(f"  type:         {item.type}")
+    echo(f"  modules:      {', '.join(item.modules) or '-'}")
+    echo(f"  object model: {item.object_model or '-'}")
+    echo(f"  definition:   {item.description.replace('**', '')}")
+
+
+@kpi_app.command("query")
+def kpi_query(
+    kpi: Annotated[str, typer.Argument(help="KPI name (funnel kpi list)")],
+    by: Annotated[
+        list[str] | None, typer.Option(help="day/week/month/quarter/year and/or dimensions (default month)")
+    ] = None,
+    where: Annotated[list[str] | None, typer.Option(help="Filter, e.g. \"lead_source__channel = 'online'\"")] = None,
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD")] = None,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL MetricFlow generated")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table (rounded), csv or json (exact values)")] = "table",
+) -> None:
+    """Answer a KPI from the semantic layer (MetricFlow on Postgres)."""
+    from orchestration.serving.kpis import list_kpis, query_kpi
+
+    answer = query_kpi(kpi, by or ["month"], where or [], start, end)
+    if show_sql:
+        echo(answer.sql)
+    rows = answer.rows
+    if fmt == "table":
+        kinds = {k.name: k for k in list_kpis(include_helpers=True)}
+        rows = [tuple(human_value(column, value, kinds) for column, value in zip(answer.columns, row, strict=True))
+                for row in rows]  # fmt: skip
+    echo(render_table(answer.columns, rows, fmt))
+    if not answer.rows:
+        typer.echo(f"warning: no rows for these filters (exit code {int(ExitCode.NO_ROWS)})", err=True)
+        raise typer.Exit(ExitCode.NO_ROWS)
+
+
+def human_value(column: str, value: object, kpis: Mapping[str, object]) -> object:
+    """Rates as percentages with one decimal, other fractions rounded to two decimals."""
+    if not isinstance(value, float | Decimal) or isinstance(value, bool):
+        return value
+    if column in kpis and ("rate" in column or column.endswith("_share")):
+        return f"{float(value) * 100:.1f}%"
+    return f"{float(value):,.2f}"
+
+
+@app.command()
+def docs(
+    port: Annotated[int, typer.Option(help="Port of the docs site")] = 8080,
+    serve: Annotated[bool, typer.Option(help="Serve the site after generating it")] = True,
+    target: Annotated[str | None, typer.Option(help="dbt target to document")] = None,
+) -> None:
+    """Generate the dbt docs site (overview, KPIs, lineage raw -> marts) and serve it on 127.0.0.1."""
+    from orchestration.serving.docs import generate_docs
+
+    warehouse.start()
+    folder = generate_docs(target)
+    echo(f"docs generated in {folder} (single file: {folder / 'static_index.html'})")
+    if serve:
+        echo(f"serving on http://127.0.0.1:{port} (Ctrl-C stops)")
+        run_dbt(["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"], target=target)
+
+
+@app.command()
+def reconcile(
+    source_dt: Annotated[
+        str | None, typer.Option(help="Reference date of the last run, YYYY-MM-DD (default today)")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA) the runs used")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target to audit: dev, ci or prod")] = None,
+    scratch_schema: Annotated[
+        str | None, typer.Option(help="Scratch schema prefix (default reconcile_<random>)")
+    ] = None,
+) -> None:
+    """Audit: raw = staged + duplicates + rejected per source table; every incremental model equals a full refresh."""
+    from orchestration.ops.reconcile import format_report
+    from orchestration.ops.reconcile import reconcile as run_reconcile
+
+    report = run_reconcile(scratch_schema, source_dt=source_dt, timezone=timezone, target=target)
+    echo(format_report(report))
+    if not report.ok:
+        raise typer.Exit(ExitCode.AUDIT_MISMATCH)
+
+
+@app.command()
+def purge(
+    as_of: Annotated[str, typer.Option("--as-of", help="Rows whose retention date is before this day go")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
+    source_dt: Annotated[str | None, typer.Option(help="Reference date of the rebuild (default today)")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA) of the builds")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+) -> None:
+    """Retention purge: delete (or anonymise, per policy) raw rows past their retention date, rebuild, audit."""
+    from orchestration.ops.privacy import purge as run_purge
+
+    change = run_purge(
+        parse_source_dt(as_of, "as_of"), dry_run=dry_run, source_dt=source_dt, timezone=timezone, target=target
+    )
+    echo(change.text())
+
+
+@app.command()
+def forget(
+    email: Annotated[str | None, typer.Option(help="The subject's e-mail")] = None,
+    phone: Annotated[str | None, typer.Option(help="The subject's phone, any format")] = None,
+    customer_key: Annotated[str | None, typer.Option(help="The subject's customer_id (dim_customers)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
+    source_dt: Annotated[str | None, typer.Option(help="Reference date of the rebuild (default today)")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Business time zone (IANA) of the builds")] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target: dev, ci or prod")] = None,
+) -> None:
+    """Right to be forgotten: anonymise or delete a data subject everywhere, suppress them in future loads, audit."""
+    from orchestration.ops.privacy import forget as run_forget
+
+    given = [(kind, value) for kind, value in (("email", email), ("phone", phone), ("customer_key", customer_key))
+             if value is not None]  # fmt: skip
+    if len(given) != 1:
+        raise FunnelError("forget needs exactly one of --email, --phone, --customer-key", f"got {len(given)}")
+    ((kind, value),) = given
+    change = run_forget(kind, value, dry_run=dry_run, source_dt=source_dt, timezone=timezone, target=target, say=echo)
+    echo(change.text())
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many of the latest entries")] = 50,
+) -> None:
+    """List the append-only privacy audit log (every purge and forget), newest first."""
+    from orchestration.ops.privacy import audit_rows
+
+    rows = audit_rows(limit)
+    if not rows:
+        echo("no purge or forget has run yet")
+    for audit_id, logged_at, operation, requested_by, scope, total, touched in rows:
+        echo(f"#{audit_id}  {logged_at:%Y-%m-%d %H:%M:%S%z}  {operation:<6}  {scope}  by {requested_by}")
+        echo(f"    {total} row(s): " + "; ".join(
+            f"{table} " + ", ".join(f"{action} {n}" for action, n in sorted(counts.items()))
+            for table, counts in sorted(touched.items())
+        ))  # fmt: skip
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the Dagster UI")] = 3000,
+) -> None:
+    """Start Dagster (webserver + daemon: schedules, sensors, backfills) for this project until Ctrl-C."""
+    from orchestration.cli.ui import serve_ui
+
+    raise typer.Exit(serve_ui(host, port))
+
+
+@app.command()
+def check(
+    as_of: Annotated[str | None, typer.Option(help="Freshness reference date YYYY-MM-DD (default: yesterday)")] = None,
+    checkpoint: Annotated[list[str] | None, typer.Option(help="Run only this checkpoint (repeatable)")] = None,
+) -> None:
+    """Run the Great Expectations checkpoints of the marts and print a summary; Data Docs in $FUNNEL_HOME/gx_docs."""
+    from orchestration.cli.ui import run_gx_checks
+    from orchestration.core.manifest import target_path
+
+    summary = run_gx_checks(parse_source_dt(as_of, "as_of") if as_of else None, checkpoint)
+    echo(summary.text())
+    if (target_path() / "manifest.json").exists():
+        record_in_dagster({}, False, summary.outcomes, build=False)
+    if not summary.ok:
+        raise FunnelError("a critical GX expectation failed", "see the lines marked critical above, and the Data Docs")
+
+
+def main() -> None:
+    try:
+        app()
+    except FunnelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        if exc.hint:
+            typer.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(1)

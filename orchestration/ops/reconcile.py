@@ -1,0 +1,283 @@
+"""`funnel reconcile`: the nightly audit that nothing was lost and nothing doubled.
+
+Two checks on the warehouse as built:
+
+- per raw source table: raw rows = staged rows + collapsed duplicates + rejected rows (by reason), read from
+  the staging / reconciliation / reject models of both sources;
+- per incremental model: every date it covers equals a fresh `--full-refresh` at the same source_dt, built
+  into scratch schemas of the same database and compared with `except all` both ways over the dates present
+  in the incremental table (so doubled rows count too). The scratch schemas are dropped afterwards.
+
+The date column and grain of an incremental model come from its `delete_window(column, grain)` pre-hook
+(macros/incremental_window.sql), so a new incremental model is checked without changes here.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from orchestration.core import warehouse
+from orchestration.core.dbt import dbt_vars
+from orchestration.core.errors import FunnelError
+from orchestration.core.manifest import dbt_manifest, model_nodes, relation_exists, relation_of
+from orchestration.core.settings import Connection, connection
+
+# raw table of each source -> its staging model (Pipedrive: rows carry source_rows_count)
+PIPEDRIVE_TABLES = {
+    "deal_changes": "stg_pipedrive__deal_changes",
+    "activity": "stg_pipedrive__activities",
+    "activity_types": "stg_pipedrive__activity_types",
+    "stages": "stg_pipedrive__stages",
+    "users": "stg_pipedrive__users",
+    "fields": "stg_pipedrive__fields",
+}
+WINDOW_HOOK = re.compile(r"delete_window\(\s*['\"](\w+)['\"]\s*(?:,\s*['\"](\w+)['\"])?")
+SCRATCH_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
+
+
+@dataclass
+class TableCount:
+    source: str
+    source_table: str
+    raw_rows: int
+    staged_rows: int
+    duplicate_rows: int
+    rejected_rows: int
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.raw_rows == self.staged_rows + self.duplicate_rows + self.rejected_rows
+
+
+@dataclass
+class ModelCheck:
+    model: str
+    relation: str
+    date_column: str | None
+    grain: str | None
+    covered_dates: int = 0
+    first_date: str | None = None
+    last_date: str | None = None
+    extra_rows: int = 0  # in the incremental table, not in the full refresh
+    missing_rows: int = 0  # in the full refresh (on a covered date), not in the incremental table
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.date_column is not None and self.extra_rows == 0 and self.missing_rows == 0
+
+
+@dataclass
+class Report:
+    variables: dict[str, object]
+    tables: list[TableCount] = field(default_factory=list)
+    models: list[ModelCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mismatches(self) -> int:
+        return sum(not t.ok for t in self.tables) + sum(not m.ok for m in self.models)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+
+def _table_exists(db: psycopg.Connection, schema: str, table: str) -> bool:
+    return bool(warehouse.scalar(db, "select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)))
+
+
+def _pipedrive_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
+    rejects = models.get("stg_pipedrive__rejects")
+    if not _table_exists(db, "raw_pipedrive", "deal_changes"):
+        report.notes.append("pipedrive: nothing loaded (no raw_pipedrive tables)")
+        return
+    if not relation_exists(db, rejects):
+        report.notes.append("pipedrive: staging models not built; run `funnel build` first")
+        report.tables.append(TableCount("pipedrive", "(staging not built)", 1, 0, 0, 0))
+        return
+    by_reason: dict[str, dict[str, int]] = {}
+    for table, reason, rows in db.execute(
+        sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
+            relation_of(rejects)  # type: ignore[arg-type]
+        )
+    ).fetchall():
+        by_reason.setdefault(table, {})[reason] = rows
+    for table, model in PIPEDRIVE_TABLES.items():
+        if not _table_exists(db, "raw_pipedrive", table):
+            continue
+        raw = warehouse.one_row(db, sql.SQL("select count(*) from {}").format(sql.Identifier("raw_pipedrive", table)))
+        staged, represented = warehouse.one_row(
+            db,
+            sql.SQL("select count(*), coalesce(sum(source_rows_count), 0) from {}").format(relation_of(models[model])),
+        )
+        reasons = by_reason.get(table, {})
+        report.tables.append(
+            TableCount("pipedrive", table, raw[0], staged, int(represented) - staged, sum(reasons.values()), reasons)
+        )
+
+
+def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
+    reconciliation = models.get("stg_field_crm__file_reconciliation")
+    rejects = models.get("stg_field_crm__rejects")
+    if not _table_exists(db, "raw_field_crm", "leads"):
+        report.notes.append("field_crm: nothing loaded (no raw_field_crm tables)")
+        return
+    if not (relation_exists(db, reconciliation) and relation_exists(db, rejects)):
+        report.notes.append("field_crm: staging models not built; run `funnel build` first")
+        report.tables.append(TableCount("field_crm", "(staging not built)", 1, 0, 0, 0))
+        return
+    by_reason: dict[str, dict[str, int]] = {}
+    for table, reason, rows in db.execute(
+        sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
+            relation_of(rejects)  # type: ignore[arg-type]
+        )
+    ).fetchall():
+        by_reason.setdefault(table, {})[reason or "(no reason)"] = rows
+    for table, raw, staged, duplicates, rejected in db.execute(
+        sql.SQL(
+            "select source_table, sum(raw_rows), sum(staged_rows), sum(duplicate_rows), sum(rejected_rows)"
+            " from {} group by 1 order by 1"
+        ).format(relation_of(reconciliation))  # type: ignore[arg-type]
+    ).fetchall():
+        reasons = by_reason.get(table, {})
+        count = TableCount("field_crm", table, int(raw), int(staged), int(duplicates), int(rejected), reasons)
+        if sum(reasons.values()) != count.rejected_rows:  # the two reject views must agree
+            count.raw_rows = -1
+            report.notes.append(f"field_crm.{table}: rejects by reason ({sum(reasons.values())}) != {rejected}")
+        report.tables.append(count)
+
+
+def _window(node: dict) -> tuple[str | None, str | None]:
+    hooks = node["config"].get("pre-hook") or node["config"].get("pre_hook") or []
+    for hook in hooks:
+        match = WINDOW_HOOK.search(hook["sql"] if isinstance(hook, dict) else str(hook))
+        if match:
+            return match.group(1), match.group(2) or "day"
+    return None, None
+
+
+def _compare(db: psycopg.Connection, live: dict, scratch: dict, check: ModelCheck) -> None:
+    columns = [
+        row[0]
+        for row in db.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+            " order by ordinal_position",
+            (live["schema"], live.get("alias") or live["name"]),
+        ).fetchall()
+    ]
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    day = sql.Identifier(check.date_column)  # type: ignore[arg-type]
+    inc, full = relation_of(live), relation_of(scratch)
+    query = sql.SQL(
+        "with covered as (select distinct {day} as d from {inc}),"
+        " full_refresh as (select {cols} from {full} where {day} in (select d from covered)),"
+        " incremental as (select {cols} from {inc})"
+        " select (select count(*) from covered),"
+        " (select min(d)::text from covered), (select max(d)::text from covered),"
+        " (select count(*) from (select * from incremental except all select * from full_refresh) as extra),"
+        " (select count(*) from (select * from full_refresh except all select * from incremental) as missing)"
+    ).format(day=day, inc=inc, full=full, cols=cols)
+    check.covered_dates, check.first_date, check.last_date, check.extra_rows, check.missing_rows = warehouse.one_row(
+        db, query
+    )
+
+
+def _scratch_schemas(db: psycopg.Connection, prefix: str) -> list[str]:
+    rows = db.execute(
+        "select nspname from pg_namespace where nspname = %s or left(nspname, %s) = %s",
+        (prefix, len(prefix) + 1, prefix + "_"),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def reconcile(
+    scratch_schema: str | None = None,
+    *,
+    source_dt: str | None = None,
+    timezone: str | None = None,
+    target: str | None = None,
+    conn: Connection | None = None,
+) -> Report:
+    """Audit the built warehouse (see the module doc); the scratch schemas are always dropped."""
+    variables = dbt_vars(source_dt, None, None, timezone)
+    if target not in (None, "dev", "ci", "prod"):
+        raise FunnelError(f"target={target!r} is not a dbt target of this project", "use dev, ci or prod")
+    scratch = scratch_schema or f"reconcile_{secrets.token_hex(4)}"
+    if not SCRATCH_RE.fullmatch(scratch):
+        raise FunnelError(f"scratch schema {scratch!r} is not a plain identifier", "use [a-z_][a-z0-9_]*, <= 40 chars")
+    conn = conn or connection()
+    if conn.embedded:
+        warehouse.start()
+    with warehouse.connect(conn, autocommit=True) as db:
+        existing = _scratch_schemas(db, scratch)
+    if existing:
+        raise FunnelError(f"scratch schema {scratch!r} clashes with existing schemas {existing}", "pick another")
+    report = Report(variables)
+    live_models = model_nodes(dbt_manifest(["parse"], variables, conn, target, None))
+    with warehouse.connect(conn, autocommit=True) as db:
+        _pipedrive_counts(db, live_models, report)
+        _field_crm_counts(db, live_models, report)
+        incremental = {}
+        for name, node in sorted(live_models.items()):
+            if node["config"].get("materialized") != "incremental":
+                continue
+            if not relation_exists(db, node):
+                report.notes.append(f"{name}: not built, not checked")
+                continue
+            column, grain = _window(node)
+            check = ModelCheck(name, f"{node['schema']}.{node.get('alias') or name}", column, grain)
+            if column is None:
+                check.note = "no delete_window pre-hook: its window cannot be checked"
+            report.models.append(check)
+            incremental[name] = check
+        if not any(c.date_column for c in incremental.values()):
+            return report
+        try:
+            selected = [f"+{name}" for name, check in incremental.items() if check.date_column]
+            scratch_models = model_nodes(
+                dbt_manifest(
+                    ["build", "--full-refresh", "--select", *selected, "--resource-type", "model",
+                     "--resource-type", "seed"],
+                    variables,
+                    conn,
+                    "ci" if target == "ci" else "dev",  # never prod: its schema names are not prefixed
+                    scratch,
+                )
+            )  # fmt: skip
+            for name, check in incremental.items():
+                if check.date_column:
+                    _compare(db, live_models[name], scratch_models[name], check)
+        finally:
+            for schema in _scratch_schemas(db, scratch):
+                db.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+    return report
+
+
+def format_report(report: Report) -> str:
+    lines = [f"reconcile ({', '.join(f'{k}={v}' for k, v in report.variables.items()) or 'source_dt=today'})", ""]
+    lines.append(f"  {'source table':<36} {'raw':>10} {'staged':>10} {'duplicate':>10} {'rejected':>10}")
+    for t in report.tables:
+        flag = "ok" if t.ok else "MISMATCH"
+        lines.append(
+            f"  {t.source + '.' + t.source_table:<36} {t.raw_rows:>10,} {t.staged_rows:>10,}"
+            f" {t.duplicate_rows:>10,} {t.rejected_rows:>10,}  {flag}"
+        )
+        for reason, rows in t.rejects_by_reason.items():
+            lines.append(f"      {rows:>8,}  {reason}")
+    lines += ["", f"  {'incremental model':<36} {'dates':>6} {'from':>10} {'to':>10} {'extra':>7} {'missing':>7}"]
+    for m in report.models:
+        flag = "ok" if m.ok else "MISMATCH"
+        lines.append(
+            f"  {m.model:<36} {m.covered_dates:>6} {m.first_date or '-':>10} {m.last_date or '-':>10}"
+            f" {m.extra_rows:>7} {m.missing_rows:>7}  {flag}{'  ' + m.note if m.note else ''}"
+        )
+    lines += [""] + [f"  note: {n}" for n in report.notes]
+    lines.append(f"{report.mismatches} mismatch(es)" if report.mismatches else "0 mismatches: reconciled")
+    return "\n".join(lines)
