@@ -85,9 +85,9 @@ class BenchBase:
     def db(self) -> psycopg.Connection:
         return psycopg.connect(self.conn.url(), autocommit=True, prepare_threshold=None)
 
-    def query(self, statement: str | sql.Composable, params: Any = None) -> list[tuple[Any, ...]]:
+    def query(self, statement: sql.SQL | sql.Composed | str, params: Any = None) -> list[tuple[Any, ...]]:
         with self.db() as db:
-            cur = db.execute(statement, params)  # type: ignore[arg-type]
+            cur = db.execute(statement if isinstance(statement, sql.Composable) else sql.SQL(statement), params)
             return cur.fetchall() if cur.description else []
 
     def checkpoint(self) -> None:

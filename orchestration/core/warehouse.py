@@ -59,18 +59,20 @@ def _logfile() -> Path:
     return funnel_home() / "postgres.log"
 
 
-def _run_as() -> dict[str, object]:
-    """Keyword arguments that make subprocess run a Postgres binary as a non-root user."""
+def _run_as() -> tuple[str | None, int | None]:
+    """User and group that run the Postgres binaries: initdb and postgres refuse root, so root runs them as a
+    service user (created once); anyone else runs them as themselves."""
     if os.geteuid() != 0:
-        return {}
+        return None, None
     utils = _package().utils
     utils.ensure_user_exists(SERVICE_USER)
     utils.ensure_prefix_permissions(pgdata())
-    return {"user": SERVICE_USER, "group": pwd.getpwnam(SERVICE_USER).pw_gid}
+    return SERVICE_USER, pwd.getpwnam(SERVICE_USER).pw_gid
 
 
 def _pg(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **_run_as())  # type: ignore[call-overload]
+    user, group = _run_as()
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, user=user, group=group)
 
 
 def is_running() -> bool:
