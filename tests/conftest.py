@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from orchestration.core import warehouse
 from orchestration.core.dbt import run_dbt
 from orchestration.core.settings import REPO_ROOT, Connection
+from orchestration.ingest.loader import FileResult, load_directory
 
 SHARED_EXPORT = REPO_ROOT.parent / "shared" / "data" / "pipedrive_enpal"
 
@@ -42,12 +44,12 @@ class Warehouse:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def query(self, statement: str, params: tuple[object, ...] | None = None) -> list[tuple[object, ...]]:
+    def query(self, statement: str, params: tuple[object, ...] | None = None) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.conn.url(), autocommit=True) as db:
             cur = db.execute(statement, params)
             return cur.fetchall() if cur.description else []
 
-    def scalar(self, statement: str, params: tuple[object, ...] | None = None) -> object:
+    def scalar(self, statement: str, params: tuple[object, ...] | None = None) -> Any:
         rows = self.query(statement, params)
         return rows[0][0] if rows else None
 
@@ -65,14 +67,12 @@ class Warehouse:
             pytest.fail(f"dbt {' '.join(args)} failed:\n{output[-4000:]}")
         return output
 
-    def load(self, directory: Path, source: str, **kwargs: object) -> list[object]:
-        from orchestration.ingest.loader import load_directory
-
+    def load(self, directory: Path, source: str, **kwargs: Any) -> list[FileResult]:
         with pytest.MonkeyPatch.context() as mp:
             for key, value in self.conn.env().items():
                 mp.setenv(key, value)
             mp.setenv("FUNNEL_DB_NAME", self.conn.dbname)
-            return load_directory(directory, source, **kwargs)  # type: ignore[arg-type]
+            return load_directory(directory, source, **kwargs)
 
 
 def make_warehouse(server: Connection, name: str) -> Iterator[Warehouse]:

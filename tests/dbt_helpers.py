@@ -11,8 +11,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from dbt.artifacts.schemas.run import RunExecutionResult
+from dbt.contracts.graph.manifest import Manifest
 
-from orchestration.core.settings import DBT_PROJECT_DIR
+from orchestration.core.settings import DBT_PROJECT_DIR, Connection
+from orchestration.core.switches import switch_env
 
 # The Pipedrive incremental chain: model -> dbt folder (schema suffix).
 PIPEDRIVE_INCREMENTAL = {
@@ -48,26 +51,40 @@ PIPEDRIVE_SEEDS = [
 
 
 class InProcessDbt:
-    """dbt in this process against one schema of a test database, parsing the project once."""
+    """dbt in this process against one schema of a test database, parsing the project once.
 
-    def __init__(self, conn, schema: str, target_path: Path, timezone: str = "UTC") -> None:
+    switches=True passes the warehouse's source switches (a database holding one source builds that source only).
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        schema: str,
+        target_path: Path,
+        timezone: str = "UTC",
+        *,
+        backfill: int = 3,
+        switches: bool = False,
+    ) -> None:
         self.conn, self.schema, self.target_path, self.timezone = conn, schema, target_path, timezone
-        self.manifest = None
+        self.backfill, self.switches = backfill, switches
+        self.manifest: Manifest | None = None
 
     def _env(self) -> dict[str, str]:
         return {
             **self.conn.env(),
+            **(switch_env(self.conn) if self.switches else {}),
             "FUNNEL_DB_SCHEMA": self.schema,
             "FUNNEL_TARGET": "dev",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
 
-    def __call__(self, *args: str, source_dt: date, backfill: int = 3, full_refresh: bool = False) -> None:
+    def __call__(self, *args: str, source_dt: date, backfill: int | None = None, full_refresh: bool = False) -> None:
         from dbt.cli.main import dbtRunner
 
         variables = {
             "source_dt": source_dt.isoformat(),
-            "backfill_period": backfill,
+            "backfill_period": self.backfill if backfill is None else backfill,
             "business_timezone": self.timezone,
         }
         common = [
@@ -82,15 +99,21 @@ class InProcessDbt:
                 mp.setenv(key, value)
             if self.manifest is None:
                 parsed = dbtRunner().invoke(["parse", *common, "--vars", json.dumps(variables)])
-                assert parsed.success, f"dbt parse failed: {parsed.exception}"
+                assert parsed.success and isinstance(parsed.result, Manifest), f"dbt parse failed: {parsed.exception}"
                 self.manifest = parsed.result
             command = [*args, *common, "--vars", json.dumps(variables)]
             result = dbtRunner(manifest=self.manifest).invoke(command + (["--full-refresh"] if full_refresh else []))
         if not result.success:
             failures = [
-                f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in ("success", "pass")
+                f"{r.node.name}: {r.message}"
+                for r in (result.result if isinstance(result.result, RunExecutionResult) else [])
+                if r.status not in ("success", "pass")
             ]
             pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
+
+
+class PipedriveDbt(InProcessDbt):
+    """The Pipedrive incremental chain, run in this process."""
 
     def setup(self, source_dt: date) -> None:
         """Seeds, staging views and a full refresh of the Pipedrive incremental models at source_dt."""
@@ -118,4 +141,4 @@ def differing_rows(wh, left: str, right: str, where: str = "true") -> int:
 
 def checksum(wh, relation: str) -> tuple[int, str]:
     rows = wh.query(f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} t")
-    return rows[0]  # type: ignore[return-value]
+    return rows[0]

@@ -171,6 +171,7 @@ def test_raw_landing_records_the_dates_it_touches(landed, instance, defs) -> Non
         request = sensor(context)
     assert isinstance(request, RunRequest)
     assert request.partition_key_range is not None and request.partition_key_range.start == "2024-01-01"
+    assert request.asset_selection is not None
     assert AssetKey(["marts", "funnel", MART]) in request.asset_selection
     assert not [k for k in request.asset_selection if k.path[0] == "raw"]
 

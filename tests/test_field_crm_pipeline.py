@@ -19,16 +19,16 @@ and a subprocess per run would re-parse the whole project each time.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dbt_helpers import InProcessDbt, checksum
 
 from orchestration.core.contracts import source_tables
-from orchestration.core.settings import DBT_PROJECT_DIR
 from orchestration.ingest.generators import field_crm as generator
 from orchestration.ingest.generators import field_crm_vocabulary as vocabulary
 
@@ -59,40 +59,8 @@ NAME_COLUMNS = {
 }  # fmt: skip
 
 
-class InProcessDbt:
+class FieldCrmDbt(InProcessDbt):
     """dbt in this process against one schema of the module's database; the project is parsed once."""
-
-    def __init__(self, wh, target_path: Path) -> None:
-        self.wh, self.target_path, self.manifest = wh, target_path, None
-
-    def __call__(self, *args: str, source_dt: date, full_refresh: bool = False) -> None:
-        from dbt.cli.main import dbtRunner
-
-        variables = json.dumps(
-            {"source_dt": source_dt.isoformat(), "backfill_period": BACKFILL, "business_timezone": TIMEZONE}
-        )
-        common = [
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(self.target_path), "--log-path", str(self.target_path / "logs"),
-            "--quiet", "--vars", variables,
-        ]  # fmt: skip
-        env = {**self.wh.conn.env(), "FUNNEL_DB_SCHEMA": SCHEMA, "FUNNEL_TARGET": "dev",
-               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in env.items():
-                mp.setenv(key, value)
-            if self.manifest is None:
-                parsed = dbtRunner().invoke(["parse", *common])
-                assert parsed.success, f"dbt parse failed: {parsed.exception}"
-                self.manifest = parsed.result
-            result = dbtRunner(manifest=self.manifest).invoke(
-                [*args, *common, *(["--full-refresh"] if full_refresh else [])]
-            )
-        if not result.success:
-            failures = [
-                f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in ("success", "pass")
-            ]
-            pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
 
     def build_all(self, source_dt: date, full_refresh: bool = False) -> None:
         """Seeds and every model staging.field_crm feeds (and their seed parents)."""
@@ -107,13 +75,6 @@ def rel(model: str) -> str:
     layer = "marts" if model in MARTS else "quality" if model in QUALITY else "staging"
     layer = "intermediate" if model.startswith("int_") else layer
     return f"{SCHEMA}_{layer}.{model}"
-
-
-def checksum(wh, relation: str) -> tuple[int, str]:
-    rows = wh.query(
-        f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} as t"
-    )
-    return rows[0]  # type: ignore[return-value]
 
 
 def snapshot(wh) -> None:
@@ -142,7 +103,7 @@ def export(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dbt(wh, export, tmp_path_factory) -> InProcessDbt:
+def dbt(wh, export, tmp_path_factory) -> FieldCrmDbt:
     """Loaded and built: seeds, staging, intermediate, marts; incremental models fully refreshed at D0.
     A small Pipedrive export is landed too: the privacy index (privacy_raw_rows) reads both sources."""
     from orchestration.ingest.generators.pipedrive import generate_pipedrive
@@ -151,7 +112,7 @@ def dbt(wh, export, tmp_path_factory) -> InProcessDbt:
     generate_pipedrive(pipedrive, deals=20, seed=1, end=END, days=60)
     wh.load(pipedrive, "pipedrive")
     wh.load(export, "field_crm")
-    runner = InProcessDbt(wh, tmp_path_factory.mktemp("field_crm_target"))
+    runner = FieldCrmDbt(wh.conn, SCHEMA, tmp_path_factory.mktemp("field_crm_target"), TIMEZONE, backfill=BACKFILL)
     runner.build_all(D0, full_refresh=True)
     return runner
 
@@ -188,7 +149,7 @@ def test_raw_equals_staged_plus_duplicates_plus_rejected_for_every_file(dbt, wh)
         assert len(staged) == len(staged_list) and len(rejected) == len(rejected_list), f"{table.name}: repeats"
         assert not staged & rejected and not staged & duplicates and not rejected & duplicates, table.name
         assert staged | rejected | duplicates == raw, f"{table.name}: raw rows unaccounted for"
-        per_file = defaultdict(lambda: [0, 0, 0, 0])
+        per_file: defaultdict[Any, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for where in raw:
             per_file[where[0]][0] += 1
             per_file[where[0]][1 + (where in rejected) * 2 + (where in duplicates)] += 1
@@ -202,7 +163,7 @@ def test_raw_equals_staged_plus_duplicates_plus_rejected_for_every_file(dbt, wh)
 
 
 def test_planted_garbage_dates_are_rejected_and_garbage_amounts_are_exceptions(dbt, wh) -> None:
-    rejects = defaultdict(dict)
+    rejects: defaultdict[str, dict[Any, Any]] = defaultdict(dict)
     for table, file, line, reason in wh.query(
         f"select source_table, _source_file, _source_line, reject_reason from {rel('stg_field_crm__rejects')}"
     ):
@@ -287,7 +248,7 @@ def normalise_email(value: str) -> str | None:
 
 
 def test_every_booked_or_closed_job_with_a_contact_has_exactly_one_customer(dbt, wh) -> None:
-    lead_contact = {}
+    lead_contact: dict[Any, Any] = {}
     for quote, email, phone in wh.query("select quote_number, customer_email, customer_phone from raw_field_crm.leads"):
         digits = re.sub(r"[^0-9]", "", phone)
         lead_contact.setdefault(quote, (normalise_email(email), digits or None))
@@ -320,7 +281,7 @@ def test_every_booked_or_closed_job_with_a_contact_has_exactly_one_customer(dbt,
 
 
 @pytest.fixture(scope="module")
-def replayed(dbt, wh) -> InProcessDbt:
+def replayed(dbt, wh) -> FieldCrmDbt:
     """After the D0 full refresh: incremental runs D1..D7."""
     for day in DAYS:
         dbt.incremental(day)

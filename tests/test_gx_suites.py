@@ -145,8 +145,9 @@ def test_check_results_pass_warn_and_error() -> None:
         _outcome(("expect_column_max_to_be_between", "warning"), ("unexpected_rows_expectation", "critical"))
     )
     assert not broken.passed and broken.severity == AssetCheckSeverity.ERROR
-    assert "unexpected_rows_expectation" in broken.metadata["failed_expectations"].value
-    assert broken.metadata["sample"].value["rows"] == [{"month": "2024-06-01"}]
+    failed, sample = broken.metadata["failed_expectations"].value, broken.metadata["sample"].value
+    assert isinstance(failed, list) and "unexpected_rows_expectation" in failed
+    assert isinstance(sample, dict) and sample["rows"] == [{"month": "2024-06-01"}]
 
 
 def test_checks_judge_freshness_as_of_the_runs_last_partition() -> None:

@@ -26,16 +26,14 @@ after incremental-only runs over tables built at an earlier source_dt.
 from __future__ import annotations
 
 import csv
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from dbt_helpers import InProcessDbt
 
 from orchestration.core.contracts import source_tables
-from orchestration.core.settings import DBT_PROJECT_DIR
-from orchestration.core.switches import switch_env
 
 SOURCE_DT = date(2025, 7, 20)
 LATER_DT = date(2025, 7, 31)
@@ -101,37 +99,8 @@ def write_export(directory: Path) -> Path:
     return directory
 
 
-class Dbt:
+class KpiDbt(InProcessDbt):
     """dbt in this process against schema `kfs` of the module's database, in a target path of its own."""
-
-    def __init__(self, wh, target_path: Path) -> None:
-        self.wh, self.target_path, self.manifest = wh, target_path, None
-
-    def __call__(self, *args: str, source_dt: date, full_refresh: bool = False) -> None:
-        from dbt.cli.main import dbtRunner
-
-        common = [
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(self.target_path), "--log-path", str(self.target_path / "logs"),
-            "--quiet", "--vars", json.dumps({"source_dt": source_dt.isoformat(), "backfill_period": 3}),
-        ]  # fmt: skip
-        env = {**self.wh.conn.env(), **switch_env(self.wh.conn), "FUNNEL_DB_SCHEMA": SCHEMA, "FUNNEL_TARGET": "dev",
-               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in env.items():
-                mp.setenv(key, value)
-            if self.manifest is None:
-                parsed = dbtRunner().invoke(["parse", *common])
-                assert parsed.success, f"dbt parse failed: {parsed.exception}"
-                self.manifest = parsed.result
-            result = dbtRunner(manifest=self.manifest).invoke(
-                [*args, *common, *(["--full-refresh"] if full_refresh else [])]
-            )
-        if not result.success:
-            failures = [
-                f"{r.node.name}: {r.message}" for r in (result.result or []) if r.status not in ("success", "pass")
-            ]
-            pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
 
     def build(self, source_dt: date, full_refresh: bool = False, tests: bool = False) -> None:
         """Seeds, staging.field_crm, every field-service mart and quality list with their parents (and their tests
@@ -153,10 +122,10 @@ def mart(model: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def dbt(wh, tmp_path_factory) -> Dbt:
+def dbt(wh, tmp_path_factory) -> KpiDbt:
     """Loaded; full refresh at 2025-07-14, then daily runs 07-15 .. 07-20 (the incremental path)."""
     wh.load(write_export(tmp_path_factory.mktemp("kpi_field_service")), "field_crm")
-    runner = Dbt(wh, tmp_path_factory.mktemp("kpi_field_service_target"))
+    runner = KpiDbt(wh.conn, SCHEMA, tmp_path_factory.mktemp("kpi_field_service_target"), switches=True)
     start = SOURCE_DT - timedelta(days=6)
     runner.build(start, full_refresh=True)
     for offset in range(5, -1, -1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def csv_records(path: Path) -> int:
 def counts(wh, table: str, file_name: str) -> tuple[int, int]:
     raw = wh.scalar(f"select count(*) from raw_pipedrive.{table} where _source_file = %s", (file_name,))
     rejected = wh.scalar("select count(*) from raw.load_rejects where file_name = %s and line_number > 1", (file_name,))
-    return int(raw), int(rejected)  # type: ignore[arg-type]
+    return int(raw), int(rejected)
 
 
 def test_real_export_lands_every_record_once(wh, shared_export: Path) -> None:
@@ -43,7 +44,7 @@ def test_real_export_lands_every_record_once(wh, shared_export: Path) -> None:
     assert wh.scalar("select count(*) from raw_pipedrive.deal_changes") == total
 
 
-MALFORMED = {
+MALFORMED: dict[str, tuple[str | bytes, int, Any]] = {
     "wrong_field_count": (
         f"{HEADER}\n1,meeting,5,10,True,2024-01-01T00:00:00\n2,meeting,5,10,True\n"
         "3,meeting,5,10,True,2024-01-01T00:00:00,extra\n",

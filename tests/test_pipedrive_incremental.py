@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dbt_helpers import PIPEDRIVE_INCREMENTAL, InProcessDbt
+from dbt_helpers import PIPEDRIVE_INCREMENTAL, PipedriveDbt
 
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
@@ -56,7 +56,7 @@ def assert_snapshot_equals_full_refresh(wh) -> None:
         assert differing == 0, f"{model}: {differing} rows differ between incremental runs and a full refresh"
 
 
-def incremental_then_full_refresh(wh, dbt: InProcessDbt, source_dt: date) -> None:
+def incremental_then_full_refresh(wh, dbt: PipedriveDbt, source_dt: date) -> None:
     dbt.incremental(source_dt)
     snapshot(wh)
     dbt.full_refresh(source_dt)
@@ -67,7 +67,7 @@ def checksum(wh, model: str) -> tuple[int, str]:
     rows = wh.query(
         f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation(model)} as t"
     )
-    return rows[0]  # type: ignore[return-value]
+    return rows[0]
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
@@ -85,10 +85,10 @@ def export(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def replayed(wh, export, tmp_path_factory) -> InProcessDbt:
+def replayed(wh, export, tmp_path_factory) -> PipedriveDbt:
     """A full refresh at D0, then incremental runs D1..D10."""
     wh.load(export, "pipedrive")
-    dbt = InProcessDbt(wh.conn, SCHEMA, tmp_path_factory.mktemp("target"), TIMEZONE)
+    dbt = PipedriveDbt(wh.conn, SCHEMA, tmp_path_factory.mktemp("target"), TIMEZONE)
     dbt.setup(D0)
     for day in DAYS:
         dbt.incremental(day)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -110,7 +111,7 @@ def checksums(wh: Warehouse) -> dict[str, str]:
     }
 
 
-def totals(wh: Warehouse) -> tuple[object, ...]:
+def totals(wh: Warehouse) -> tuple[Any, ...]:
     return wh.query(
         "select (select sum(leads_count) from dev_marts.lead_funnel_daily),"
         " (select sum(recognised_revenue) from dev_marts.fct_jobs),"

@@ -29,6 +29,7 @@ from conftest import make_warehouse
 from dbt_helpers import checksum
 from psycopg import sql
 
+from orchestration.core import warehouse
 from orchestration.core.dbt import dbt_command, dbt_env, dbt_vars
 from orchestration.core.errors import FunnelError
 from orchestration.core.settings import REPO_ROOT, Connection
@@ -154,13 +155,14 @@ def test_dbt_sigkill_inside_delete_insert_leaves_old_state_and_rerun_converges(b
         (pid, _query), *_ = blocked_backends(wh.conn)
         # Its pre-hook already deleted the window (uncommitted): other sessions still see the old rows.
         with psycopg.connect(wh.conn.url(), autocommit=True) as db:
-            deleting = db.execute(
+            deleting = warehouse.scalar(
+                db,
                 "select count(*) from pg_locks where pid = %s and relation = %s::regclass"
                 " and mode = 'RowExclusiveLock'",
                 (pid, table),
-            ).fetchone()[0]
+            )
             assert deleting == 1, "dbt is not inside the model's delete+insert transaction"
-            in_window = db.execute(f"select count(*) from {table} where date_day >= %s", (D0,)).fetchone()[0]
+            in_window = warehouse.scalar(db, f"select count(*) from {table} where date_day >= %s", (D0,))
             assert in_window > 0
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=30)

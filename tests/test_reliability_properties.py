@@ -30,10 +30,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_helpers import PIPEDRIVE_INCREMENTAL, PIPEDRIVE_WINDOWS, InProcessDbt, checksum, differing_rows
+from dbt_helpers import PIPEDRIVE_INCREMENTAL, PIPEDRIVE_WINDOWS, PipedriveDbt, checksum, differing_rows
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from orchestration.core.manifest import read_manifest
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 TIMEZONE = "Europe/Berlin"  # DST change on 30 March 2025, inside the generated month
@@ -63,14 +64,14 @@ HOSTILE_TIMES = [
     "",
     "not a time",
 ]
-SETTINGS = {
-    "deadline": None,
-    "database": None,
+SETTINGS = settings(
+    deadline=None,
+    database=None,
     # Every example costs several dbt runs: no shrinking (the failing example is printed as generated).
-    "phases": (Phase.explicit, Phase.reuse, Phase.generate),
-    "print_blob": True,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-}
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 normal_time = st.builds(
     lambda d, s: (datetime(2025, 3, 1) + timedelta(days=d, seconds=s)).strftime("%Y-%m-%d %H:%M:%S"),
@@ -123,8 +124,8 @@ class Harness:
 
     def __init__(self, wh, reference: Path, target: Path) -> None:
         self.wh, self.reference = wh, reference
-        self.prop = InProcessDbt(wh.conn, "prop", target / "prop", TIMEZONE)
-        self.oracle = InProcessDbt(wh.conn, "orc", target / "orc", TIMEZONE)
+        self.prop = PipedriveDbt(wh.conn, "prop", target / "prop", TIMEZONE)
+        self.oracle = PipedriveDbt(wh.conn, "orc", target / "orc", TIMEZONE)
         self.unique_keys: dict[str, list[str]] = {}
 
     def reset(self, deal_changes: list[list[str]], activities: list[list[str]]) -> None:
@@ -183,16 +184,16 @@ def harness(wh, tmp_path_factory) -> Harness:
     h.prop.setup(LAST_DAY)
     h.prop("run", "--select", "staging.pipedrive", source_dt=LAST_DAY)  # the reject / collision views too
     h.oracle.setup(LAST_DAY)
-    nodes = h.prop.manifest.nodes.values()  # type: ignore[union-attr]
-    for node in nodes:
-        if node.resource_type == "model" and node.name in PIPEDRIVE_INCREMENTAL:
-            key = node.config.unique_key
-            h.unique_keys[h.prop.relation(node.name)] = [key] if isinstance(key, str) else list(key)
-        meta = getattr(node, "test_metadata", None)
-        if meta is not None and meta.name == "unique" and node.attached_node:
-            parent = node.attached_node.rsplit(".", 1)[-1]
+    manifest = read_manifest(h.prop.target_path)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] in PIPEDRIVE_INCREMENTAL:
+            key = node["config"]["unique_key"]
+            h.unique_keys[h.prop.relation(node["name"])] = [key] if isinstance(key, str) else list(key)
+        meta = node.get("test_metadata")
+        if meta and meta["name"] == "unique" and node.get("attached_node"):
+            parent = node["attached_node"].rsplit(".", 1)[-1]
             if parent.startswith("stg_pipedrive__"):
-                h.unique_keys[f"prop_staging.{parent}"] = [node.column_name]
+                h.unique_keys[f"prop_staging.{parent}"] = [node["column_name"]]
     assert len(h.unique_keys) >= len(PIPEDRIVE_INCREMENTAL) + 5
     return h
 
@@ -312,7 +313,7 @@ def test_rep_sales_grid_before_the_first_data_month(harness) -> None:
     assert differing_rows(harness.wh, harness.prop.relation(model), harness.oracle.relation(model)) == 0
 
 
-@settings(max_examples=2, **SETTINGS)
+@settings(SETTINGS, max_examples=2)
 @given(case=scenario)
 @example(case=LATE_EVENTS_BEFORE_EVERY_WINDOW)
 def test_random_runs_on_hostile_data_equal_a_full_refresh(harness, case) -> None:
@@ -320,7 +321,7 @@ def test_random_runs_on_hostile_data_equal_a_full_refresh(harness, case) -> None
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("FUNNEL_SLOW_EXAMPLES", "200")), **SETTINGS)
+@settings(SETTINGS, max_examples=int(os.environ.get("FUNNEL_SLOW_EXAMPLES", "200")))
 @given(case=scenario)
 def test_random_runs_on_hostile_data_equal_a_full_refresh_many(harness, case) -> None:
     check_scenario(harness, case)

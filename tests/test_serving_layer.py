@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ PII_MODEL = "int_field_service__customer_contacts"
 
 
 @pytest.fixture(scope="module")
-def passwords() -> dict[str, str]:
+def passwords() -> Iterator[dict[str, str]]:
     """Role passwords: the ones in the environment, else fresh ones (roles are server-wide: this resets them)."""
     values = {role.name: os.environ.get(role.password_env) or secrets.token_urlsafe(12) for role in roles.ROLES}
     with pytest.MonkeyPatch.context() as mp:
@@ -136,7 +137,7 @@ def test_bi_reader_reads_marts_and_nothing_else(built, wh, passwords) -> None:
 
 def test_bi_reader_cannot_write_anything(built, wh, passwords) -> None:
     mart = sql.Identifier(MARTS, "fct_jobs")
-    writes = [
+    writes: list[sql.SQL | sql.Composed] = [
         sql.SQL("insert into {} select * from {} limit 1").format(mart, mart),
         sql.SQL("update {} set region = region").format(mart),
         sql.SQL("delete from {}").format(mart),
@@ -155,7 +156,7 @@ def test_bi_reader_cannot_write_anything(built, wh, passwords) -> None:
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)) as err:
                 db.execute(statement)
             assert isinstance(err.value, psycopg.errors.InsufficientPrivilege), statement.as_string(db)
-    assert wh.scalar(sql.SQL("select count(*) from {}").format(mart).as_string(None)) > 0  # type: ignore[arg-type]
+    assert wh.scalar(sql.SQL("select count(*) from {}").format(mart).as_string()) > 0
 
 
 def test_analyst_reads_intermediate_quality_and_marts_only(built, wh, passwords) -> None:
@@ -504,7 +505,7 @@ def reimport(wh, mart: str, fmt: str, path: Path) -> tuple[int, str]:
                     copy.write_row((line.rstrip("\n"),))
             db.execute("insert into back select (json_populate_record(null::back, line::json)).* from lines")
         else:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]  # pyarrow ships no type information
 
             table = pq.read_table(path)
             with db.cursor().copy("copy back from stdin") as copy:

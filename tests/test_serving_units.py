@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ SEMANTIC = DBT_PROJECT_DIR / "models" / "semantic"
 MODULES = {"BUS_DEV", "INSIDE_SALES", "SALES_MGMT", "MARKETING", "CUSTOMER", "FINANCE", "OPERATIONS"}
 
 
-def semantic_files() -> list[dict]:  # type: ignore[type-arg]
+def semantic_files() -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in sorted(SEMANTIC.rglob("*.yml"))]
 
 
@@ -86,7 +87,7 @@ def test_group_by_and_where_sugar() -> None:
 
 def test_relocated_manifest_drops_the_parse_time_database() -> None:
     relation = {"alias": "fct_jobs", "schema_name": "dev_marts", "database": "funnel", "relation_name": "x"}
-    manifest = {
+    manifest: dict[str, Any] = {
         "semantic_models": [{"node_relation": dict(relation)}],
         "project_configuration": {"time_spines": [{"node_relation": dict(relation, alias="spine")}]},
     }
