@@ -7,12 +7,10 @@
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_day', 'activity_type', 'deal_id'],
-    pre_hook="{{ delete_window('date_day', 'day') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_day', 'grain': 'day'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

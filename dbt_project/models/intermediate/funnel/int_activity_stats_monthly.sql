@@ -6,12 +6,10 @@
   alphabetically first type that day).
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_month', 'activity_type'],
-    pre_hook="{{ delete_window('date_month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

@@ -8,12 +8,10 @@
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_day', 'stage_id', 'deal_id'],
-    pre_hook="{{ delete_window('date_day', 'day') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_day', 'grain': 'day'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

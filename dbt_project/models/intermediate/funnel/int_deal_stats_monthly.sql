@@ -6,12 +6,10 @@
   through several stages is credited to the stage of its first day in the month (the lowest stage id that day).
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_month', 'stage_id'],
-    pre_hook="{{ delete_window('date_month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

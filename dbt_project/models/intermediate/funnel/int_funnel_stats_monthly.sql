@@ -5,12 +5,10 @@
   the zeros.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_month', 'funnel_step'],
-    pre_hook="{{ delete_window('date_month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

@@ -5,12 +5,10 @@
   delete+insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['month', 'funnel_step'],
-    pre_hook="{{ delete_window('month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 {%- set window_start, window_end = window_bounds('month') %}
 {#- The first month comes from all of staging, not from int_funnel_stats_monthly: a run only sees its window there, so
