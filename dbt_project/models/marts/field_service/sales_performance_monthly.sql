@@ -39,7 +39,7 @@ calls as (
         calls_answered,
         talk_minutes,
         performance_date
-    from {{ ref('stg_field_crm__user_performance') }}
+    from {{ ref('int_field_service__calls_selected') }}
     where
         {{ window_filter('performance_date', 'month') }}
     {%- if region_scope() is not none %}
