@@ -1,5 +1,5 @@
 {#-
-  Activities per business day (of due_to), activity type and deal (incremental, delete+insert over the window).
+  Activities per business day (of due_to), activity type and deal (incremental, window delete + insert over the window).
 
   Grain: date_day x activity_type x deal_id. As in int_deal_stats_daily, a row depends only on the activities
   of its own day, and int_activity_stats_monthly counts distinct deals per month from these rows. Overdue flags

@@ -1,5 +1,5 @@
 {#-
-  Stage entries per business day, stage and deal (incremental, delete+insert over the run's window).
+  Stage entries per business day, stage and deal (incremental, window delete + insert over the run's window).
 
   Grain: date_day x stage_id x deal_id. A row depends only on the stage changes of its own day: a run reads
   its window alone, and a backfill of past days leaves the rows of every other day valid. int_deal_stats_monthly

@@ -2,7 +2,7 @@
   The BI funnel: per business month and funnel step, the number of distinct deals that reached the step in
   that month. A complete month x step grid: a step nobody reached shows 0. Months run from the first month
   with a Pipedrive stage change or activity (or the `months` horizon) to source_dt's month. Incremental,
-  delete+insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
+  window delete + insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
 -#}
 {{ config(
     unique_key=['month', 'funnel_step'],
