@@ -25,8 +25,9 @@ PIPEDRIVE_INCREMENTAL = {
 }
 # What a run of the chain builds: the incremental models, and first the Pipedrive staging layer they read (its
 # indexed tables, rebuilt from raw like any table of a daily run, so rows landed since the last run reach the
-# window; and its views, which dbt's table swap drops with the old table: `drop ... cascade`).
-PIPEDRIVE_CHAIN = [*PIPEDRIVE_INCREMENTAL, "staging.pipedrive"]
+# window; and its views, which dbt's table swap drops with the old table: `drop ... cascade`), and the
+# intermediate view between the two (dropped by that swap as well).
+PIPEDRIVE_CHAIN = [*PIPEDRIVE_INCREMENTAL, "staging.pipedrive", "int_funnel_history_bounded"]
 PIPEDRIVE_SEEDS = [
     "funnel_steps",
     "pipedrive_change_keys",
