@@ -145,14 +145,56 @@
 {%- endmacro %}
 
 {#-
-  Pre-hook for incremental models: delete the whole window first, so a date whose rows all vanished
-  upstream does not keep stale rows (delete+insert alone deletes only keys present in the new batch).
+  The shared config of every windowed incremental model, written once: a model declares only its grain
+  (unique_key) and its window, then calls this macro, e.g.
+
+      {{ config(unique_key=['date_day', 'deal_id'], meta={'window': {'column': 'date_day', 'grain': 'day'}}) }}
+      {{ windowed_incremental() }}
+
+  meta.window (column: the date column the window cuts, a month-start date for grain month; grain: day|month) is
+  the one place the window is written: delete_window() reads it at run time, `funnel reconcile` and the tests
+  read it from the manifest.
+
+  Why the pre-hook delete and `append`, not `delete+insert`: the run must replace the whole window, also the
+  dates whose rows all vanished upstream, so the window is deleted by its date predicate before the insert.
+  delete+insert would then delete a second time, by the unique key of every new row (a join of the batch with
+  the table that can only find rows the first delete already removed), and dbt's incremental_predicates cannot
+  replace the first delete: they are ANDed with the key match, so a key missing from the batch is never
+  deleted. Append after the window delete gives the same rows as delete+insert did, because on an incremental
+  run every model selects only rows inside its window (its inputs are cut with window_filter on the same
+  column and grain); the grain's unique test would catch a row outside it.
+-#}
+{% macro windowed_incremental() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_window() }}",
+    ) }}
+{%- endmacro %}
+
+{#- The window a model declares (config meta.window) as (column, grain); fails naming the model otherwise. -#}
+{% macro declared_window() -%}
+    {%- set window = (model.config.meta or {}).get('window') or {} -%}
+    {%- set grain = window.get('grain', 'day') -%}
+    {%- if not window.get('column') or grain not in ('day', 'month') -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": an incremental model declares its window as config meta.window = "
+            ~ "{column: <date column>, grain: day|month}, got " ~ (window | string)) }}
+    {%- endif -%}
+    {{ return((window['column'], grain)) }}
+{%- endmacro %}
+
+{#-
+  Pre-hook of windowed_incremental(): delete the whole window of the run (the model's meta.window), so a date
+  whose rows all vanished upstream keeps no stale rows. The only delete of a run (the strategy appends).
   Runs in the model's transaction: readers see the old window or the new one, never a gap.
 -#}
-{% macro delete_window(column, grain='day') -%}
+{% macro delete_window() -%}
     {#- The advisory lock serialises overlapping runs of one model (a schedule and a backfill, two plain dbt
         runs); it is released at commit or rollback, also when the client is killed. -#}
     {%- if is_incremental() -%}
+        {%- set column, grain = declared_window() -%}
         select pg_advisory_xact_lock(hashtext('funnel.incremental.{{ this }}'));
         delete from {{ this }} where {{ window_filter(column, grain) }}
     {%- else -%}

@@ -14,6 +14,7 @@ import pytest
 from dbt.artifacts.schemas.run import RunExecutionResult
 from dbt.contracts.graph.manifest import Manifest
 
+from orchestration.core.manifest import read_manifest
 from orchestration.core.settings import DBT_PROJECT_DIR, Connection
 from orchestration.core.switches import switch_env
 
@@ -26,19 +27,11 @@ PIPEDRIVE_INCREMENTAL = {
     "int_funnel_stats_monthly": "intermediate",
     "rep_sales_funnel_monthly": "marts",
 }
-# Date column and grain of each (the delete_window pre-hook of the model).
-PIPEDRIVE_WINDOWS = {
-    "int_deal_stats_daily": ("date_day", "day"),
-    "int_activity_stats_daily": ("date_day", "day"),
-    "int_deal_stats_monthly": ("date_month", "month"),
-    "int_activity_stats_monthly": ("date_month", "month"),
-    "int_funnel_stats_monthly": ("date_month", "month"),
-    "rep_sales_funnel_monthly": ("month", "month"),
-}
 # What a run of the chain builds: the incremental models, and first the Pipedrive staging layer they read (its
 # indexed tables, rebuilt from raw like any table of a daily run, so rows landed since the last run reach the
-# window; and its views, which dbt's table swap drops with the old table: `drop ... cascade`).
-PIPEDRIVE_CHAIN = [*PIPEDRIVE_INCREMENTAL, "staging.pipedrive"]
+# window; and its views, which dbt's table swap drops with the old table: `drop ... cascade`), and the
+# intermediate view between the two (dropped by that swap as well).
+PIPEDRIVE_CHAIN = [*PIPEDRIVE_INCREMENTAL, "staging.pipedrive", "int_funnel_history_bounded"]
 PIPEDRIVE_SEEDS = [
     "funnel_steps",
     "pipedrive_change_keys",
@@ -129,6 +122,22 @@ class PipedriveDbt(InProcessDbt):
 
     def relation(self, model: str) -> str:
         return f"{self.schema}_{PIPEDRIVE_INCREMENTAL[model]}.{model}"
+
+    def windows(self) -> dict[str, tuple[str, str]]:
+        """Date column and grain of each Pipedrive incremental model, as its config declares them (meta.window).
+
+        Read from the parsed manifest (parse once first), so the tests check the window a run replaces, not a copy.
+        """
+        assert self.manifest is not None, "parse the project first (run dbt once)"
+        windows = {}
+        for node in read_manifest(self.target_path)["nodes"].values():
+            if node["resource_type"] == "model" and node["name"] in PIPEDRIVE_INCREMENTAL:
+                window = node["config"]["meta"]["window"]
+                windows[node["name"]] = (window["column"], window.get("grain", "day"))
+        assert set(windows) == set(PIPEDRIVE_INCREMENTAL), (
+            f"no meta.window: {set(PIPEDRIVE_INCREMENTAL) - set(windows)}"
+        )
+        return windows
 
 
 def differing_rows(wh, left: str, right: str, where: str = "true") -> int:

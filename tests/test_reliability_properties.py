@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_helpers import PIPEDRIVE_INCREMENTAL, PIPEDRIVE_WINDOWS, PipedriveDbt, checksum, differing_rows
+from dbt_helpers import PIPEDRIVE_INCREMENTAL, PipedriveDbt, checksum, differing_rows
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -127,6 +127,7 @@ class Harness:
         self.prop = PipedriveDbt(wh.conn, "prop", target / "prop", TIMEZONE)
         self.oracle = PipedriveDbt(wh.conn, "orc", target / "orc", TIMEZONE)
         self.unique_keys: dict[str, list[str]] = {}
+        self.windows: dict[str, tuple[str, str]] = {}  # model -> (date column, grain), from its meta.window
 
     def reset(self, deal_changes: list[list[str]], activities: list[list[str]]) -> None:
         """Raw deal changes and activities are exactly these rows (reference tables stay as loaded)."""
@@ -156,8 +157,8 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def window(model: str, source_dt: date, backfill: int) -> str:
-    column, grain = PIPEDRIVE_WINDOWS[model]
+def window(declared: tuple[str, str], source_dt: date, backfill: int) -> str:
+    column, grain = declared
     start = source_dt - timedelta(days=backfill)
     if grain == "month":
         start = start.replace(day=1)
@@ -184,6 +185,7 @@ def harness(wh, tmp_path_factory) -> Harness:
     h.prop.setup(LAST_DAY)
     h.prop("run", "--select", "staging.pipedrive", source_dt=LAST_DAY)  # the reject / collision views too
     h.oracle.setup(LAST_DAY)
+    h.windows = h.prop.windows()
     manifest = read_manifest(h.prop.target_path)
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] in PIPEDRIVE_INCREMENTAL:
@@ -222,11 +224,11 @@ def check_scenario(h: Harness, case: dict) -> None:
         h.oracle.full_refresh(latest)
         daily_current = True
         for model in PIPEDRIVE_INCREMENTAL:  # daily models first (dict order), then the monthly ones
-            inside = window(model, source_dt, backfill)
+            inside = window(h.windows[model], source_dt, backfill)
             assert differing_rows(wh, f"snap.{model}", h.prop.relation(model), f"not ({inside})") == 0, (
                 f"{model}: run {source_dt}/{backfill} changed rows outside its window"
             )
-            column, grain = PIPEDRIVE_WINDOWS[model]
+            column, grain = h.windows[model]
             if grain == "day":
                 assert differing_rows(wh, h.prop.relation(model), h.oracle.relation(model), inside) == 0, (
                     f"{model}: window of run {source_dt}/{backfill} differs from a full refresh"
@@ -267,7 +269,7 @@ def check_scenario(h: Harness, case: dict) -> None:
     h.prop.incremental(catch_up, (catch_up - MONTH_START).days)
     h.oracle.full_refresh(catch_up)
     for model in PIPEDRIVE_INCREMENTAL:
-        column, _ = PIPEDRIVE_WINDOWS[model]
+        column, _ = h.windows[model]
         assert (
             differing_rows(
                 wh,

@@ -187,3 +187,16 @@ def relation_exists(db: psycopg.Connection, node: dict[str, Any] | None) -> bool
         return False
     name = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
     return bool(warehouse.scalar(db, "select to_regclass(%s) is not null", (name,)))
+
+
+def model_window(node: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The date column and grain (day|month) of the window a model declares in `config.meta.window`.
+
+    Read from the manifest, the same config the delete_window hook reads at run time, so the audit checks
+    exactly the window a run replaces; (None, None) for a model that declares none.
+    """
+    window = (node["config"].get("meta") or {}).get("window") or {}
+    column = window.get("column")
+    if not column:
+        return None, None
+    return str(column), str(window.get("grain") or "day")

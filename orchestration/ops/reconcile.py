@@ -8,8 +8,9 @@ Two checks on the warehouse as built:
   into scratch schemas of the same database and compared with `except all` both ways over the dates present
   in the incremental table (so doubled rows count too). The scratch schemas are dropped afterwards.
 
-The date column and grain of an incremental model come from its `delete_window(column, grain)` pre-hook
-(macros/incremental_window.sql), so a new incremental model is checked without changes here.
+The date column and grain of an incremental model come from the window it declares in its config
+(`meta: {window: {column, grain}}`, read from the manifest; macros/incremental_window.sql), so a new
+incremental model is checked without changes here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from psycopg import sql
 from orchestration.core import warehouse
 from orchestration.core.dbt import dbt_vars
 from orchestration.core.errors import FunnelError
-from orchestration.core.manifest import dbt_manifest, model_nodes, relation_exists, relation_of
+from orchestration.core.manifest import dbt_manifest, model_nodes, model_window, relation_exists, relation_of
 from orchestration.core.settings import Connection, connection
 
 # raw table of each source -> its staging model (Pipedrive: rows carry source_rows_count)
@@ -36,7 +37,6 @@ PIPEDRIVE_TABLES = {
     "users": "stg_pipedrive__users",
     "fields": "stg_pipedrive__fields",
 }
-WINDOW_HOOK = re.compile(r"delete_window\(\s*['\"](\w+)['\"]\s*(?:,\s*['\"](\w+)['\"])?")
 SCRATCH_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 
 
@@ -154,15 +154,6 @@ def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: R
         report.tables.append(count)
 
 
-def _window(node: dict) -> tuple[str | None, str | None]:
-    hooks = node["config"].get("pre-hook") or node["config"].get("pre_hook") or []
-    for hook in hooks:
-        match = WINDOW_HOOK.search(hook["sql"] if isinstance(hook, dict) else str(hook))
-        if match:
-            return match.group(1), match.group(2) or "day"
-    return None, None
-
-
 def _compare(db: psycopg.Connection, live: dict, scratch: dict, check: ModelCheck) -> None:
     columns = [
         row[0]
@@ -231,10 +222,10 @@ def reconcile(
             if not relation_exists(db, node):
                 report.notes.append(f"{name}: not built, not checked")
                 continue
-            column, grain = _window(node)
+            column, grain = model_window(node)
             check = ModelCheck(name, f"{node['schema']}.{node.get('alias') or name}", column, grain)
             if column is None:
-                check.note = "no delete_window pre-hook: its window cannot be checked"
+                check.note = "no meta.window in its config: its window cannot be checked"
             report.models.append(check)
             incremental[name] = check
         if not any(c.date_column for c in incremental.values()):

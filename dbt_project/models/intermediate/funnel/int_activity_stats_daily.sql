@@ -1,5 +1,5 @@
 {#-
-  Activities per business day (of due_to), activity type and deal (incremental, delete+insert over the window).
+  Activities per business day (of due_to), activity type and deal (incremental, window delete + insert over the window).
 
   Grain: date_day x activity_type x deal_id. As in int_deal_stats_daily, a row depends only on the activities
   of its own day, and int_activity_stats_monthly counts distinct deals per month from these rows. Overdue flags
@@ -7,12 +7,10 @@
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_day', 'activity_type', 'deal_id'],
-    pre_hook="{{ delete_window('date_day', 'day') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_day', 'grain': 'day'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

@@ -1,17 +1,15 @@
 {#-
   Activities per business month (of due_to) and activity type, rolled up from int_activity_stats_daily
-  (incremental, delete+insert of every month the window touches, each recomputed from all the daily rows of
+  (incremental, window delete + insert of every month the window touches, each recomputed from all the daily rows of
   that month). deals_with_done_activity_count and deals_reached_step_count are distinct deals in the month; a
   deal reaching a step through several types is credited to the type of its first done day in the month (the
   alphabetically first type that day).
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_month', 'activity_type'],
-    pre_hook="{{ delete_window('date_month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

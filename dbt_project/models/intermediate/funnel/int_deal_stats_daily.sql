@@ -1,5 +1,5 @@
 {#-
-  Stage entries per business day, stage and deal (incremental, delete+insert over the run's window).
+  Stage entries per business day, stage and deal (incremental, window delete + insert over the run's window).
 
   Grain: date_day x stage_id x deal_id. A row depends only on the stage changes of its own day: a run reads
   its window alone, and a backfill of past days leaves the rows of every other day valid. int_deal_stats_monthly
@@ -8,12 +8,10 @@
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_day', 'stage_id', 'deal_id'],
-    pre_hook="{{ delete_window('date_day', 'day') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_day', 'grain': 'day'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

@@ -1,17 +1,15 @@
 {#-
-  Stage entries per business month and stage, rolled up from int_deal_stats_daily (incremental, delete+insert of
-  every month the window touches, each recomputed from all the daily rows of that month: the month stays the
+  Stage entries per business month and stage, rolled up from int_deal_stats_daily (incremental, window delete +
+  insert of every month the window touches, each recomputed from all the daily rows of that month: the month stays the
   roll-up of its days, also when a backfill re-processes days before others already built).
   deals_entered_count and deals_reached_step_count are distinct deals in the month; a deal reaching a step
   through several stages is credited to the stage of its first day in the month (the lowest stage id that day).
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_month', 'stage_id'],
-    pre_hook="{{ delete_window('date_month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

@@ -1,16 +1,14 @@
 {#-
   The funnel per business month and step: distinct deals that reached the step in the month, from stage
-  changes (int_deal_stats_monthly) and done activities (int_activity_stats_monthly). Incremental, delete+insert of
-  the months the window touches. Only steps reached in the month have a row; rep_sales_funnel_monthly adds
+  changes (int_deal_stats_monthly) and done activities (int_activity_stats_monthly). Incremental, window delete +
+  insert of the months the window touches. Only steps reached in the month have a row; rep_sales_funnel_monthly adds
   the zeros.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['date_month', 'funnel_step'],
-    pre_hook="{{ delete_window('date_month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'date_month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 with
 

@@ -18,7 +18,7 @@ bookings as (
         unreadable_estimated_amount,
         booked_at,
         booked_date
-    from {{ ref('stg_field_crm__booked_opportunities') }}
+    from {{ ref('int_field_service__bookings_selected') }}
 
 ),
 

@@ -30,7 +30,7 @@ jobs as (
         is_revenue_job,
         is_cancelled,
         job_date
-    from {{ ref('stg_field_crm__jobs') }}
+    from {{ ref('int_field_service__jobs_selected') }}
 
 ),
 

@@ -52,7 +52,7 @@ bad_leads as (
         lead_id,
         quote_number,
         flagged_date
-    from {{ ref('stg_field_crm__bad_leads') }}
+    from {{ ref('int_field_service__bad_leads_selected') }}
 
 ),
 
@@ -63,7 +63,7 @@ lost_leads as (
         sales_person,
         branch,
         lost_date
-    from {{ ref('stg_field_crm__lost_leads') }}
+    from {{ ref('int_field_service__lost_leads_selected') }}
 
 ),
 

@@ -1,12 +1,8 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['funnel_date', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
-        on_schema_change='fail',
-        pre_hook="{{ delete_window('funnel_date', 'day') }}"
-    )
-}}
+{{ config(
+    unique_key=['funnel_date', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
+    meta={'window': {'column': 'funnel_date', 'grain': 'day'}},
+) }}
+{{ windowed_incremental() }}
 {#-
   Lead funnel per business day, lead source, branch, sales person and region: how many lifecycle events of
   each type happened that day (fct_lead_conversions), and flow ratios (events of the period over events of the

@@ -1,12 +1,8 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['funnel_month', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
-        on_schema_change='fail',
-        pre_hook="{{ delete_window('funnel_month', 'month') }}"
-    )
-}}
+{{ config(
+    unique_key=['funnel_month', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
+    meta={'window': {'column': 'funnel_month', 'grain': 'month'}},
+) }}
+{{ windowed_incremental() }}
 {#-
   lead_funnel_daily rolled up to business months (funnel_month = first day), flow ratios recomputed from the
   sums. A run replaces every month the daily window touches, re-summed from all the daily rows of that month.

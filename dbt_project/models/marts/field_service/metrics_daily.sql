@@ -1,12 +1,8 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='metric_date',
-        on_schema_change='fail',
-        pre_hook="{{ delete_window('metric_date', 'day') }}"
-    )
-}}
+{{ config(
+    unique_key='metric_date',
+    meta={'window': {'column': 'metric_date', 'grain': 'day'}},
+) }}
+{{ windowed_incremental() }}
 {#-
   Daily sales KPIs (seed "Simple Analytics Platform"), one row per business day from the first transaction up to
   source_dt (days without sales included, as zeros). A transaction is a done job - status CLOSED (closed /

@@ -1,12 +1,8 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['performance_month', 'sales_person_key', 'branch_key'],
-        on_schema_change='fail',
-        pre_hook="{{ delete_window('performance_month', 'month') }}"
-    )
-}}
+{{ config(
+    unique_key=['performance_month', 'sales_person_key', 'branch_key'],
+    meta={'window': {'column': 'performance_month', 'grain': 'month'}},
+) }}
+{{ windowed_incremental() }}
 {#-
   Per business month, sales person and branch: quotes, bookings, jobs done (CLOSED jobs), booked value and
   revenue, summed from the days of lead_funnel_daily (the events of fct_lead_conversions by event date and the
@@ -43,7 +39,7 @@ calls as (
         calls_answered,
         talk_minutes,
         performance_date
-    from {{ ref('stg_field_crm__user_performance') }}
+    from {{ ref('int_field_service__calls_selected') }}
     where
         {{ window_filter('performance_date', 'month') }}
     {%- if region_scope() is not none %}

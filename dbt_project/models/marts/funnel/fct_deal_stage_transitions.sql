@@ -45,7 +45,7 @@ stages as (
     select
         stage_id,
         stage_name
-    from {{ ref('stg_pipedrive__stages') }}
+    from {{ ref('int_stages_selected') }}
 
 ),
 
@@ -54,7 +54,7 @@ stage_options as (
     select
         stage_id,
         stage_label
-    from {{ ref('stg_pipedrive__stage_options') }}
+    from {{ ref('int_stage_options_selected') }}
 
 ),
 

@@ -44,7 +44,7 @@ deals as (
 stages as (
 
     select stage_id
-    from {{ ref('stg_pipedrive__stages') }}
+    from {{ ref('int_stages_selected') }}
     union
     select stage_id
     from stage_entries
@@ -56,7 +56,7 @@ stage_names as (
     select
         stage_id,
         stage_name
-    from {{ ref('stg_pipedrive__stages') }}
+    from {{ ref('int_stages_selected') }}
 
 ),
 

@@ -2,25 +2,20 @@
   The BI funnel: per business month and funnel step, the number of distinct deals that reached the step in
   that month. A complete month x step grid: a step nobody reached shows 0. Months run from the first month
   with a Pipedrive stage change or activity (or the `months` horizon) to source_dt's month. Incremental,
-  delete+insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
+  window delete + insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
 -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['month', 'funnel_step'],
-    pre_hook="{{ delete_window('month', 'month') }}",
-    on_schema_change='fail',
+    meta={'window': {'column': 'month', 'grain': 'month'}},
 ) }}
+{{ windowed_incremental() }}
 
 {%- set window_start, window_end = window_bounds('month') %}
-{#- The first month comes from all of staging, not from int_funnel_stats_monthly: a run only sees its window there, so
-    an event landing late with a date before every window built (a 1900 typo) would start a full refresh's
-    grid earlier than an incremental one's. Each min() walks the changed_at / due_at index up to its first
-    matching row instead of scanning the history. -#}
-{%- set first_month = "(select " ~ to_business_month('min(first_at)') ~ " from ("
-    ~ "select min(changed_at) as first_at from " ~ ref('stg_pipedrive__deal_changes')
-    ~ " where changed_field_key = 'stage_id' union all select min(due_at) from "
-    ~ ref('stg_pipedrive__activities') ~ ") as first_events)" %}
+{#- The first month comes from all of history (int_funnel_history_bounded), not from int_funnel_stats_monthly: a
+    run only sees its window there, so an event landing late with a date before every window built (a 1900 typo)
+    would start a full refresh's grid earlier than an incremental one's. -#}
+{%- set first_month = "(select " ~ to_business_month('min(first_event_at)') ~ " from "
+    ~ ref('int_funnel_history_bounded') ~ ")" %}
 {%- if window_start is none %}
     {#- full refresh over all history -#}
     {%- set series_start = first_month %}

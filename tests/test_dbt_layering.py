@@ -1,0 +1,75 @@
+"""The layers of the dbt project, read from the real manifest (`dbt parse`, both sources on).
+
+Marts read intermediate models, other marts and seeds, never staging or a source directly: a staging model
+that changes shape then breaks one intermediate model, not a BI table. Every model's name says its layer
+(the folder under models/ it lives in), so a name read in BI, a log or the lineage graph is enough to place it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orchestration.core.manifest import dbt_manifest
+from orchestration.core.settings import Connection
+
+# layer (first folder under models/) -> (name prefixes, name suffixes); a name must match one of either
+LAYER_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "staging": (("stg_", "base_"), ()),
+    "intermediate": (("int_",), ()),
+    "marts": (("fct_", "dim_"), ("_daily", "_monthly")),
+    "quality": ((), ("_exceptions",)),
+    "privacy": (("privacy_",), ()),
+    # MetricFlow's calendar, named as MetricFlow's docs name it
+    "semantic": (("metricflow_time_spine",), ()),
+}
+
+
+@pytest.fixture(scope="module")
+def manifest(server: Connection) -> Iterator[dict]:
+    """The parsed project with every source switched on, so that no model is left out as disabled."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FUNNEL_PIPEDRIVE_ENABLED", "true")
+        mp.setenv("FUNNEL_FIELD_CRM_ENABLED", "true")
+        yield dbt_manifest(["parse"], {}, server, None, None)
+
+
+def _models(manifest: dict) -> list[dict]:
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) > 50, "the parse left models out"
+    return models
+
+
+def _layer(node: dict) -> str:
+    return str(node["fqn"][1])
+
+
+def test_every_model_lives_in_a_known_layer(manifest: dict) -> None:
+    unknown = sorted(
+        f"{n['name']} ({n['original_file_path']})" for n in _models(manifest) if _layer(n) not in LAYER_NAMES
+    )
+    assert unknown == [], f"models outside the known layers {sorted(LAYER_NAMES)}: {unknown}"
+
+
+def test_every_model_name_carries_its_layer(manifest: dict) -> None:
+    misnamed = []
+    for node in _models(manifest):
+        prefixes, suffixes = LAYER_NAMES.get(_layer(node), ((), ()))
+        # str.startswith(()) is False: a layer with no prefixes is matched by its suffixes alone
+        if not node["name"].startswith(prefixes) and not node["name"].endswith(suffixes):
+            misnamed.append(f"{_layer(node)}/{node['name']}")
+    assert misnamed == [], f"model names that do not say their layer: {misnamed}"
+
+
+def test_marts_never_read_staging_or_sources(manifest: dict) -> None:
+    """Direct parents only: a mart reaching staging through an intermediate model is the point."""
+    layers = {n["unique_id"]: _layer(n) for n in _models(manifest)}
+    marts = [n for n in _models(manifest) if layers[n["unique_id"]] == "marts"]
+    assert len(marts) >= 15, "no marts found: the layer lookup is wrong"
+    direct = []
+    for node in marts:
+        for parent in node["depends_on"]["nodes"]:
+            if parent.startswith("source.") or layers.get(parent) == "staging":
+                direct.append(f"{node['name']} -> {parent}")
+    assert direct == [], f"marts that read staging or a source directly: {direct}"
