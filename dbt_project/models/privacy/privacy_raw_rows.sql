@@ -489,17 +489,4 @@ final as (
 
 )
 
-select
-    source_system,
-    table_name,
-    _load_id,
-    _source_line,
-    email_hash,
-    phone_hash,
-    customer_id,
-    has_personal_data,
-    table_family,
-    region,
-    event_date,
-    data_retention_date
-from final
+select * from final

@@ -14,20 +14,6 @@ bad_leads as (
         flagged_date
     from {{ ref('stg_field_crm__bad_leads') }}
 
-),
-
-final as (
-
-    select
-        lead_id,
-        quote_number,
-        flagged_date
-    from bad_leads
-
 )
 
-select
-    lead_id,
-    quote_number,
-    flagged_date
-from final
+select * from bad_leads

@@ -20,32 +20,6 @@ bookings as (
         booked_date
     from {{ ref('stg_field_crm__booked_opportunities') }}
 
-),
-
-final as (
-
-    select
-        opportunity_id,
-        quote_number,
-        sales_person,
-        branch,
-        lead_source,
-        estimated_amount,
-        unreadable_estimated_amount,
-        booked_at,
-        booked_date
-    from bookings
-
 )
 
-select
-    opportunity_id,
-    quote_number,
-    sales_person,
-    branch,
-    lead_source,
-    estimated_amount,
-    unreadable_estimated_amount,
-    booked_at,
-    booked_date
-from final
+select * from bookings

@@ -80,13 +80,13 @@ final as (
     select
         members.branch_key,
         members.region_code as sales_region_code,
-        members.is_placeholder,
         coalesce(
             branch_assignments.region,
             regions.compliance_region,
             '{{ var("compliance_default_region", "unassigned") }}'
         ) as region,
-        coalesce(spellings.raw_variants, '{}'::text[]) as raw_variants
+        coalesce(spellings.raw_variants, '{}'::text[]) as raw_variants,
+        members.is_placeholder
     from members
     left join regions
         on members.region_code = regions.region_code
@@ -97,10 +97,4 @@ final as (
 
 )
 
-select
-    branch_key,
-    sales_region_code,
-    region,
-    raw_variants,
-    is_placeholder
-from final
+select * from final

@@ -18,28 +18,6 @@ calls as (
         performance_date
     from {{ ref('stg_field_crm__user_performance') }}
 
-),
-
-final as (
-
-    select
-        sales_person,
-        sales_person_name_key,
-        branch,
-        calls_made,
-        calls_answered,
-        talk_minutes,
-        performance_date
-    from calls
-
 )
 
-select
-    sales_person,
-    sales_person_name_key,
-    branch,
-    calls_made,
-    calls_answered,
-    talk_minutes,
-    performance_date
-from final
+select * from calls

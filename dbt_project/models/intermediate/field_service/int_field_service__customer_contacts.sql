@@ -187,12 +187,4 @@ final as (
 
 )
 
-select
-    record_type,
-    record_id,
-    quote_number,
-    customer_id,
-    customer_email,
-    customer_phone,
-    resolved_by
-from final
+select * from final

@@ -15,24 +15,6 @@ contacts as (
         resolved_by
     from {{ ref('int_field_service__customer_contacts') }}
 
-),
-
-final as (
-
-    select
-        record_type,
-        record_id,
-        quote_number,
-        customer_id,
-        resolved_by
-    from contacts
-
 )
 
-select
-    record_type,
-    record_id,
-    quote_number,
-    customer_id,
-    resolved_by
-from final
+select * from contacts

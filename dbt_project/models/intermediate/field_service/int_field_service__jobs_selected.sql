@@ -23,38 +23,6 @@ jobs as (
         job_date
     from {{ ref('stg_field_crm__jobs') }}
 
-),
-
-final as (
-
-    select
-        job_id,
-        quote_number,
-        job_status,
-        sales_person,
-        branch,
-        origin_city,
-        destination_city,
-        revenue_amount,
-        unreadable_revenue,
-        is_revenue_job,
-        is_cancelled,
-        job_date
-    from jobs
-
 )
 
-select
-    job_id,
-    quote_number,
-    job_status,
-    sales_person,
-    branch,
-    origin_city,
-    destination_city,
-    revenue_amount,
-    unreadable_revenue,
-    is_revenue_job,
-    is_cancelled,
-    job_date
-from final
+select * from jobs

@@ -15,22 +15,6 @@ lost_leads as (
         lost_date
     from {{ ref('stg_field_crm__lost_leads') }}
 
-),
-
-final as (
-
-    select
-        quote_number,
-        sales_person,
-        branch,
-        lost_date
-    from lost_leads
-
 )
 
-select
-    quote_number,
-    sales_person,
-    branch,
-    lost_date
-from final
+select * from lost_leads

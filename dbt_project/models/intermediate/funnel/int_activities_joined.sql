@@ -77,20 +77,4 @@ final as (
 
 )
 
-select
-    activity_sk,
-    activity_id,
-    deal_id,
-    owner_user_id,
-    activity_type_id,
-    activity_type,
-    activity_type_name,
-    funnel_step,
-    is_done,
-    is_type_active,
-    is_type_known,
-    is_deal_in_change_log,
-    is_activity_id_reused,
-    due_at,
-    due_date
-from final
+select * from final

@@ -69,12 +69,4 @@ final as (
 
 )
 
-select
-    date_day,
-    activity_type,
-    deal_id,
-    activity_type_name,
-    funnel_step,
-    activities_count,
-    done_activities_count
-from final
+select * from final

@@ -93,13 +93,4 @@ final as (
 
 )
 
-select
-    date_month,
-    activity_type,
-    activity_type_name,
-    funnel_step,
-    activities_count,
-    done_activities_count,
-    deals_with_done_activity_count,
-    deals_reached_step_count
-from final
+select * from final

@@ -83,14 +83,4 @@ final as (
 
 )
 
-select
-    deal_funnel_step_id,
-    deal_id,
-    funnel_step,
-    step_order,
-    reached_by,
-    reached_count,
-    first_reached_at,
-    last_reached_at,
-    first_reached_date
-from final
+select * from final

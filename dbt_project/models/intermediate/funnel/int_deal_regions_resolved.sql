@@ -47,8 +47,4 @@ final as (
 
 )
 
-select
-    deal_id,
-    current_owner_user_id,
-    region
-from final
+select * from final

@@ -180,26 +180,4 @@ final as (
 
 )
 
-select
-    deal_stage_entry_id,
-    deal_id,
-    deal_episode,
-    stage_id,
-    previous_stage_id,
-    owner_user_id,
-    stage_entry_number,
-    stage_visit_number,
-    stages_skipped_count,
-    days_in_previous_stage,
-    days_in_stage,
-    current_age_in_stage_days,
-    is_reentry,
-    is_backward_move,
-    is_skip,
-    is_current_stage,
-    is_open,
-    entered_at,
-    previous_stage_entered_at,
-    left_at,
-    entered_date
-from final
+select * from final

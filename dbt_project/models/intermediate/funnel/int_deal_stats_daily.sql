@@ -57,10 +57,4 @@ final as (
 
 )
 
-select
-    date_day,
-    stage_id,
-    deal_id,
-    funnel_step,
-    stage_entries_count
-from final
+select * from final

@@ -89,12 +89,4 @@ final as (
 
 )
 
-select
-    date_month,
-    stage_id,
-    funnel_step,
-    stage_entries_count,
-    deals_entered_count,
-    deals_reached_step_count,
-    active_days_count
-from final
+select * from final

@@ -277,33 +277,4 @@ final as (
 
 )
 
-select
-    deal_id,
-    deal_episode,
-    deal_episode_key,
-    current_stage_id,
-    current_owner_user_id,
-    first_owner_user_id,
-    lost_reason_id,
-    lost_reason_label,
-    deal_status,
-    region,
-    gdpr_consent,
-    add_times_count,
-    stage_changes_count,
-    deal_value,
-    sales_cycle_days,
-    has_add_time_collision,
-    has_lost_reason_after_won,
-    is_created_at_inferred,
-    is_won,
-    is_lost,
-    is_closed,
-    created_at,
-    current_stage_entered_at,
-    won_at,
-    lost_at,
-    closed_at,
-    created_date,
-    created_month
-from final
+select * from final

@@ -94,13 +94,4 @@ final as (
 
 )
 
-select
-    date_month,
-    funnel_step,
-    step_order,
-    kpi_name,
-    reached_by,
-    deals_count,
-    stage_entries_count,
-    done_activities_count
-from final
+select * from final

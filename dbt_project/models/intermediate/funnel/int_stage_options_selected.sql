@@ -13,18 +13,6 @@ stage_options as (
         stage_label
     from {{ ref('stg_pipedrive__stage_options') }}
 
-),
-
-final as (
-
-    select
-        stage_id,
-        stage_label
-    from stage_options
-
 )
 
-select
-    stage_id,
-    stage_label
-from final
+select * from stage_options

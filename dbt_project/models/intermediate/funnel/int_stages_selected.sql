@@ -13,18 +13,6 @@ stages as (
         stage_name
     from {{ ref('stg_pipedrive__stages') }}
 
-),
-
-final as (
-
-    select
-        stage_id,
-        stage_name
-    from stages
-
 )
 
-select
-    stage_id,
-    stage_name
-from final
+select * from stages

@@ -101,12 +101,4 @@ final as (
 
 )
 
-select
-    metric_date,
-    total_sales,
-    transactions_count,
-    average_transaction_value,
-    total_customers,
-    new_customers,
-    cumulative_customers
-from final
+select * from final

@@ -146,19 +146,4 @@ final as (
 
 )
 
-select
-    performance_month,
-    sales_person_key,
-    branch_key,
-    quotes_count,
-    bookings_count,
-    jobs_count,
-    calls_made,
-    calls_answered,
-    talk_minutes,
-    call_days_count,
-    booked_value,
-    revenue,
-    bookings_per_quote_flow_rate,
-    call_answer_rate
-from final
+select * from final

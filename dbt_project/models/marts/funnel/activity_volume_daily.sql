@@ -45,16 +45,4 @@ final as (
 
 )
 
-select
-    date_day,
-    region,
-    activity_type,
-    owner_user_id,
-    activity_type_name,
-    funnel_step,
-    activities_count,
-    completed_count,
-    overdue_count,
-    pending_count,
-    data_retention_date
-from final
+select * from final

@@ -96,22 +96,4 @@ final as (
 
 )
 
-select
-    activity_sk,
-    activity_id,
-    deal_id,
-    owner_user_id,
-    activity_type_id,
-    activity_type,
-    activity_type_name,
-    funnel_step,
-    region,
-    gdpr_consent,
-    is_completed,
-    is_overdue,
-    is_deal_in_change_log,
-    is_activity_id_reused,
-    due_at,
-    due_date,
-    data_retention_date
-from final
+select * from final

@@ -154,29 +154,4 @@ final as (
 
 )
 
-select
-    deal_stage_transition_id,
-    deal_id,
-    deal_episode,
-    deal_episode_key,
-    from_stage_id,
-    to_stage_id,
-    owner_user_id,
-    transition_number,
-    from_stage_name,
-    to_stage_name,
-    to_funnel_step,
-    region,
-    gdpr_consent,
-    stages_skipped_count,
-    deal_value,
-    stage_probability,
-    weighted_value,
-    days_in_previous_stage,
-    is_reentry,
-    is_backward_move,
-    is_skip,
-    transition_at,
-    transition_date,
-    data_retention_date
-from final
+select * from final

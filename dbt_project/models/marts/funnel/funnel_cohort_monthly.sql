@@ -141,19 +141,4 @@ final as (
 
 )
 
-select
-    cohort_month,
-    region,
-    funnel_step,
-    kpi_name,
-    previous_funnel_step,
-    step_order,
-    cohort_deals_count,
-    deals_reached_count,
-    previous_step_deals_count,
-    deals_converted_count,
-    drop_off_count,
-    reach_rate,
-    conversion_rate,
-    drop_off_rate
-from final
+select * from final

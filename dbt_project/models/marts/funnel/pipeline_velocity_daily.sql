@@ -371,13 +371,13 @@ final as (
         region,
         stage_id,
         stage_name,
-        lookback_won_count,
-        lookback_lost_count,
         cast(transitions_in_count as bigint) as transitions_in_count,
         cast(transitions_out_count as bigint) as transitions_out_count,
         cast(won_count as bigint) as won_count,
         cast(lost_count as bigint) as lost_count,
         cast(open_deals_count as bigint) as open_deals_count,
+        lookback_won_count,
+        lookback_lost_count,
         cast(days_in_stage_left_sum as numeric) as days_in_stage_left_sum,
         cast(round(days_in_stage_left_sum / nullif(transitions_out_count, 0), 4) as numeric)
             as avg_days_in_stage_left,
@@ -395,26 +395,4 @@ final as (
 
 )
 
-select
-    date_day,
-    region,
-    stage_id,
-    stage_name,
-    transitions_in_count,
-    transitions_out_count,
-    won_count,
-    lost_count,
-    open_deals_count,
-    lookback_won_count,
-    lookback_lost_count,
-    days_in_stage_left_sum,
-    avg_days_in_stage_left,
-    value_in,
-    won_value,
-    lost_value,
-    win_rate_by_count,
-    win_rate_by_value,
-    avg_won_deal_value,
-    avg_sales_cycle_days,
-    pipeline_velocity
-from final
+select * from final

@@ -88,9 +88,4 @@ final as (
 
 )
 
-select
-    month,
-    kpi_name,
-    funnel_step,
-    deals_count
-from final
+select * from final

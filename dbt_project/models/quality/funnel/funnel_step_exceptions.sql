@@ -179,14 +179,4 @@ final as (
 
 )
 
-select
-    funnel_step_exception_id,
-    source_kind,
-    source_key,
-    source_name,
-    events_count,
-    deals_count,
-    is_in_lookup,
-    first_seen_at,
-    last_seen_at
-from final
+select * from final
