@@ -136,3 +136,16 @@ def test_every_contract_column_reaches_its_base_model(built, source: str) -> Non
         # the raw values a row keeps name exactly the contract's columns
         keys = wh.scalar(f"select array_agg(distinct k) from dev_staging.{model}, jsonb_object_keys(raw_values) as k")
         assert sorted(keys or []) == sorted(table.columns), model
+
+
+def test_unit_test_contracts_are_the_yaml_contract() -> None:
+    """dbt unit tests see no graph, so a base model's unit test gives its table's contract: it must be the YAML's."""
+    models = yaml.safe_load((DBT_PROJECT_DIR / "models/staging/field_crm/_field_crm__models.yml").read_text("utf-8"))
+    tables = {t.name: t for t in SOURCES["field_crm"]}
+    given = [u for u in models["unit_tests"] if "source_contract" in u.get("overrides", {}).get("vars", {})]
+    assert given, "no unit test gives a source contract"
+    for unit_test in given:
+        table = tables[unit_test["model"].removeprefix("base_field_crm__")]
+        contract = unit_test["overrides"]["vars"]["source_contract"]
+        assert list(contract["columns"].items()) == list(table.column_meta.items()), unit_test["name"]
+        assert contract["contract"] == table.meta, unit_test["name"]
