@@ -10,11 +10,6 @@
   leaves 'Ü' alone): Latin-1 capitals are lower-cased with an explicit map first.
 -#}
 
-{#- Blank (empty or only whitespace) becomes null; anything else is kept untouched. -#}
-{% macro field_crm_blank_to_null(expr) -%}
-    nullif(btrim({{ expr }}), '')
-{%- endmacro %}
-
 {#- Lower-case including Latin-1 capitals (locale independent). -#}
 {% macro field_crm_lower(expr) -%}
     lower(translate({{ expr }}, 'ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞŒŠŽŸ', 'àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþœšžÿ'))
@@ -287,15 +282,6 @@
             then '{{ column }} is not a {{ kind }}: ' || quote_literal(btrim({{ column }}))
         {%- endif %}
     end
-{%- endmacro %}
-
-{#- The raw text columns of a row as one jsonb object (rejects keep what was landed). -#}
-{% macro field_crm_raw_values(columns) -%}
-    jsonb_build_object(
-        {%- for column in columns %}
-        '{{ column }}', {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
 {%- endmacro %}
 
 {#-

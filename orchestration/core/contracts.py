@@ -1,87 +1,67 @@
-"""Source contracts: the files each CRM export must contain and their columns, as the loader lands them."""
+"""Source contracts: the files each CRM export must contain and their columns, as the loader lands them.
+
+The contract is declared once, in the dbt sources YAML of each source
+(dbt_project/models/staging/<source>/_<source>__sources.yml): the loader, the generators and Dagster read it
+from there, and so do the staging macros (through dbt's graph), so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from orchestration.core.errors import FunnelError
+from orchestration.core.settings import DBT_PROJECT_DIR
+
+# The sources the loader lands, in the order commands list them (privacy's YAML describes no export).
+LOADED_SOURCES = ("pipedrive", "field_crm")
 
 
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[str, ...]
+    # Per column: its contract meta (type, required, fold, staged_as, pii); table meta: key, event_date, dedupe.
+    column_meta: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def file_name(self) -> str:
         return f"{self.name}.csv"
 
 
-SOURCES: dict[str, tuple[Table, ...]] = {
-    "pipedrive": (
-        Table("deal_changes", ("deal_id", "change_time", "changed_field_key", "new_value")),
-        Table("activity", ("activity_id", "type", "assigned_to_user", "deal_id", "done", "due_to")),
-        Table("activity_types", ("id", "name", "active", "type")),
-        Table("stages", ("stage_id", "stage_name")),
-        Table("users", ("id", "name", "email", "modified")),
-        Table("fields", ("id", "field_key", "name", "field_value_options")),
-    ),
-    "field_crm": (
-        Table(
-            "leads",
-            (
-                "lead_id",
-                "quote_number",
-                "created_at",
-                "status",
-                "lead_source",
-                "branch",
-                "sales_person",
-                "customer_name",
-                "customer_email",
-                "customer_phone",
-                "origin_city",
-                "destination_city",
-                "region",
-                "gdpr_consent",
-            ),
-        ),
-        Table("bad_leads", ("lead_id", "quote_number", "reason", "flagged_at")),
-        Table("lost_leads", ("quote_number", "lost_reason", "lost_at", "sales_person", "branch")),
-        Table(
-            "booked_opportunities",
-            (
-                "opportunity_id",
-                "quote_number",
-                "booked_at",
-                "estimated_amount",
-                "sales_person",
-                "branch",
-                "lead_source",
-                "customer_email",
-            ),
-        ),
-        Table(
-            "jobs",
-            (
-                "job_id",
-                "quote_number",
-                "job_date",
-                "status",
-                "revenue",
-                "sales_person",
-                "branch",
-                "customer_email",
-                "origin_city",
-                "destination_city",
-            ),
-        ),
-        Table(
-            "user_performance",
-            ("sales_person", "date", "calls_made", "calls_answered", "talk_minutes", "branch"),
-        ),
-    ),
-}
+def contract_path(source: str) -> Path:
+    """Where a source's contract lives (the dbt sources YAML of its staging folder)."""
+    return DBT_PROJECT_DIR / "models" / "staging" / source / f"_{source}__sources.yml"
+
+
+def _is_loader_column(name: str) -> bool:
+    # The loader's lineage columns (_source_file, _extra, ...) start with '_'; a contract column never does.
+    return name.startswith("_")
+
+
+def read_contract(source: str) -> tuple[Table, ...]:
+    """The tables of one source's YAML contract, their data columns in file order (lineage columns left out)."""
+    document = yaml.safe_load(contract_path(source).read_text(encoding="utf-8"))
+    (declared,) = [s for s in document["sources"] if s["name"] == source]
+    tables = []
+    for table in declared["tables"]:
+        columns = [c for c in table["columns"] if not _is_loader_column(c["name"])]
+        tables.append(
+            Table(
+                name=table["name"],
+                columns=tuple(c["name"] for c in columns),
+                column_meta={c["name"]: dict(c.get("config", {}).get("meta", {})) for c in columns},
+                meta=dict(table.get("config", {}).get("meta", {}).get("contract", {})),
+            )
+        )
+    return tuple(tables)
+
+
+SOURCES: dict[str, tuple[Table, ...]] = {source: read_contract(source) for source in LOADED_SOURCES}
 
 
 def source_tables(source: str) -> tuple[Table, ...]:

@@ -21,12 +21,12 @@ source as (
 cleaned as (
 
     select
-        {{ crm_clean_text('activity_id') }} as activity_id,
-        {{ crm_clean_text('type') }} as activity_type,
-        {{ crm_clean_text('assigned_to_user') }} as assigned_to_user,
-        {{ crm_clean_text('deal_id') }} as deal_id,
-        {{ crm_clean_text('done') }} as done,
-        {{ crm_clean_text('due_to') }} as due_to,
+        {{ clean_text('activity_id') }} as activity_id,
+        {{ clean_text('type') }} as activity_type,
+        {{ clean_text('assigned_to_user') }} as assigned_to_user,
+        {{ clean_text('deal_id') }} as deal_id,
+        {{ clean_text('done') }} as done,
+        {{ clean_text('due_to') }} as due_to,
         {{ crm_raw_values(['activity_id', 'type', 'assigned_to_user', 'deal_id', 'done', 'due_to']) }} as raw_values,
         _source_file,
         _source_line,

@@ -19,10 +19,10 @@ source as (
 cleaned as (
 
     select
-        {{ crm_clean_text('id') }} as activity_type_id,
-        {{ crm_clean_text('name') }} as activity_type_name,
-        {{ crm_clean_text('active') }} as active,
-        {{ crm_clean_text('type') }} as activity_type,
+        {{ clean_text('id') }} as activity_type_id,
+        {{ clean_text('name') }} as activity_type_name,
+        {{ clean_text('active') }} as active,
+        {{ clean_text('type') }} as activity_type,
         {{ crm_raw_values(['id', 'name', 'active', 'type']) }} as raw_values,
         _source_file,
         _source_line,

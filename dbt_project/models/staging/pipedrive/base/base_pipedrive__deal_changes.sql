@@ -28,10 +28,10 @@ change_keys as (
 cleaned as (
 
     select
-        {{ crm_clean_text('source.deal_id') }} as deal_id,
-        {{ crm_clean_text('source.change_time') }} as change_time,
-        {{ crm_clean_text('source.changed_field_key') }} as changed_field_key,
-        {{ crm_clean_text('source.new_value') }} as new_value,
+        {{ clean_text('source.deal_id') }} as deal_id,
+        {{ clean_text('source.change_time') }} as change_time,
+        {{ clean_text('source.changed_field_key') }} as changed_field_key,
+        {{ clean_text('source.new_value') }} as new_value,
         {{ crm_raw_values(['deal_id', 'change_time', 'changed_field_key', 'new_value'], 'source') }} as raw_values,
         source._source_file,
         source._source_line,

@@ -19,10 +19,10 @@ source as (
 cleaned as (
 
     select
-        {{ crm_clean_text('id') }} as field_id,
-        {{ crm_clean_text('field_key') }} as field_key,
-        {{ crm_clean_text('name') }} as field_name,
-        {{ crm_clean_text('field_value_options') }} as field_value_options,
+        {{ clean_text('id') }} as field_id,
+        {{ clean_text('field_key') }} as field_key,
+        {{ clean_text('name') }} as field_name,
+        {{ clean_text('field_value_options') }} as field_value_options,
         {{ crm_raw_values(['id', 'field_key', 'name', 'field_value_options']) }} as raw_values,
         _source_file,
         _source_line,

@@ -17,8 +17,8 @@ source as (
 cleaned as (
 
     select
-        {{ crm_clean_text('stage_id') }} as stage_id,
-        {{ crm_clean_text('stage_name') }} as stage_name,
+        {{ clean_text('stage_id') }} as stage_id,
+        {{ clean_text('stage_name') }} as stage_name,
         {{ crm_raw_values(['stage_id', 'stage_name']) }} as raw_values,
         _source_file,
         _source_line,

@@ -36,10 +36,10 @@ source as (
 cleaned as (
 
     select
-        {{ crm_clean_text('id') }} as user_id,
-        {{ crm_clean_text('name') }} as user_name,
-        lower({{ crm_clean_text('email') }}) as email,
-        {{ crm_clean_text('modified') }} as modified,
+        {{ clean_text('id') }} as user_id,
+        {{ clean_text('name') }} as user_name,
+        lower({{ clean_text('email') }}) as email,
+        {{ clean_text('modified') }} as modified,
         {{ crm_raw_values(['id', 'name', 'email', 'modified']) }} as raw_values,
         _source_file,
         _source_line,

@@ -1,12 +1,12 @@
 {#-
-  Typing helpers for raw CRM text (source-agnostic: the loader lands every CSV value as text).
+  Cleaning and typing helpers for raw CRM text (source-agnostic: the loader lands every CSV value as text).
   Each `crm_is_*` predicate says whether a cleaned value can be typed; the matching `crm_to_*` casts it and
   returns null for anything it cannot type, so a model never fails on one bad value: it rejects the row
   instead (see the base_* models and stg_pipedrive__rejects). pg_input_is_valid needs PostgreSQL >= 16.
 -#}
 
-{#- Trimmed text; empty becomes null. -#}
-{% macro crm_clean_text(expr) -%}
+{#- Trimmed text; blank (empty or only whitespace) becomes null: the one text clean-up of every source. -#}
+{% macro clean_text(expr) -%}
     nullif(btrim({{ expr }}), '')
 {%- endmacro %}
 
