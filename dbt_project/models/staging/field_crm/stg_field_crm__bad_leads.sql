@@ -16,32 +16,6 @@ bad_leads as (
     from {{ ref('base_field_crm__bad_leads') }}
     where row_disposition = 'staged'
 
-),
-
-final as (
-
-    select
-        lead_id,
-        quote_number,
-        bad_reason,
-        flagged_at,
-        flagged_date,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from bad_leads
-
 )
 
-select
-    lead_id,
-    quote_number,
-    bad_reason,
-    flagged_at,
-    flagged_date,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from bad_leads

@@ -27,48 +27,6 @@ booked_opportunities as (
     from {{ ref('base_field_crm__booked_opportunities') }}
     where row_disposition = 'staged'
 
-),
-
-final as (
-
-    select
-        opportunity_id,
-        quote_number,
-        sales_person,
-        sales_person_name_key,
-        branch,
-        branch_name_key,
-        lead_source,
-        lead_source_name_key,
-        customer_email,
-        estimated_amount,
-        unreadable_estimated_amount,
-        booked_at,
-        booked_date,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from booked_opportunities
-
 )
 
-select
-    opportunity_id,
-    quote_number,
-    sales_person,
-    sales_person_name_key,
-    branch,
-    branch_name_key,
-    lead_source,
-    lead_source_name_key,
-    customer_email,
-    estimated_amount,
-    unreadable_estimated_amount,
-    booked_at,
-    booked_date,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from booked_opportunities

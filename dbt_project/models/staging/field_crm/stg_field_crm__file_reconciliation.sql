@@ -129,12 +129,4 @@ final as (
 
 )
 
-select
-    source_table,
-    _source_file,
-    raw_rows,
-    staged_rows,
-    duplicate_rows,
-    rejected_rows,
-    is_reconciled
-from final
+select * from final

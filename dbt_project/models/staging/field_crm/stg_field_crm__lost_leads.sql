@@ -19,38 +19,6 @@ lost_leads as (
     from {{ ref('base_field_crm__lost_leads') }}
     where row_disposition = 'staged'
 
-),
-
-final as (
-
-    select
-        quote_number,
-        lost_reason,
-        sales_person,
-        sales_person_name_key,
-        branch,
-        branch_name_key,
-        lost_at,
-        lost_date,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from lost_leads
-
 )
 
-select
-    quote_number,
-    lost_reason,
-    sales_person,
-    sales_person_name_key,
-    branch,
-    branch_name_key,
-    lost_at,
-    lost_date,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from lost_leads

@@ -74,28 +74,6 @@ rejected as (
     from {{ ref('base_field_crm__user_performance') }}
     where row_disposition = 'rejected'
 
-),
-
-final as (
-
-    select
-        source_table,
-        _source_file,
-        _source_line,
-        reject_reason,
-        raw_values,
-        _load_id,
-        _loaded_at
-    from rejected
-
 )
 
-select
-    source_table,
-    _source_file,
-    _source_line,
-    reject_reason,
-    raw_values,
-    _load_id,
-    _loaded_at
-from final
+select * from rejected

@@ -19,38 +19,6 @@ user_performance as (
     from {{ ref('base_field_crm__user_performance') }}
     where row_disposition = 'staged'
 
-),
-
-final as (
-
-    select
-        sales_person,
-        sales_person_name_key,
-        branch,
-        branch_name_key,
-        calls_made,
-        calls_answered,
-        talk_minutes,
-        performance_date,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from user_performance
-
 )
 
-select
-    sales_person,
-    sales_person_name_key,
-    branch,
-    branch_name_key,
-    calls_made,
-    calls_answered,
-    talk_minutes,
-    performance_date,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from user_performance

@@ -77,18 +77,4 @@ final as (
 
 )
 
-select
-    activity_sk,
-    activity_id,
-    deal_id,
-    owner_user_id,
-    activity_type,
-    source_rows_count,
-    is_done,
-    is_collapsed_duplicate,
-    due_at,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

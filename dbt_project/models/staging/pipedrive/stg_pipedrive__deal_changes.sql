@@ -178,23 +178,4 @@ final as (
 
 )
 
-select
-    deal_change_id,
-    deal_id,
-    deal_episode,
-    stage_id,
-    user_id,
-    lost_reason_id,
-    changed_field_key,
-    new_value,
-    deal_status,
-    deal_value,
-    source_rows_count,
-    is_collapsed_duplicate,
-    added_at,
-    changed_at,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

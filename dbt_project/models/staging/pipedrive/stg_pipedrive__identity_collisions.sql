@@ -98,12 +98,4 @@ final as (
 
 )
 
-select
-    collision_id,
-    collision_type,
-    colliding_id,
-    occurrences_count,
-    first_at,
-    last_at,
-    details
-from final
+select * from final

@@ -62,13 +62,4 @@ final as (
 
 )
 
-select
-    reject_id,
-    source_table,
-    reject_reason,
-    raw_values,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

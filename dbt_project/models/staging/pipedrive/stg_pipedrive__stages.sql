@@ -32,12 +32,4 @@ final as (
 
 )
 
-select
-    stage_id,
-    stage_name,
-    source_rows_count,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

@@ -88,17 +88,4 @@ final as (
 
 )
 
-select
-    activity_id,
-    deal_id,
-    owner_user_id,
-    activity_type,
-    is_done,
-    due_at,
-    reject_reason,
-    raw_values,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

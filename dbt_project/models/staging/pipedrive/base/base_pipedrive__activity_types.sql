@@ -72,15 +72,4 @@ final as (
 
 )
 
-select
-    activity_type_id,
-    activity_type,
-    activity_type_name,
-    is_active,
-    reject_reason,
-    raw_values,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

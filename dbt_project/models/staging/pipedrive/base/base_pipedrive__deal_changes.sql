@@ -113,21 +113,4 @@ final as (
 
 )
 
-select
-    deal_id,
-    changed_field_key,
-    new_value,
-    stage_id,
-    user_id,
-    lost_reason_id,
-    deal_value,
-    deal_status,
-    added_at,
-    changed_at,
-    reject_reason,
-    raw_values,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

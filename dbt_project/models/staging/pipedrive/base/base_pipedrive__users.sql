@@ -88,15 +88,4 @@ final as (
 
 )
 
-select
-    user_id,
-    user_name,
-    email,
-    modified_at,
-    reject_reason,
-    raw_values,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final
