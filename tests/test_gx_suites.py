@@ -58,7 +58,7 @@ def test_one_checkpoint_per_mart_wired_to_its_suite_and_table(manifest) -> None:
         assert name in models, f"checkpoint {name} has no dbt model"
         assert models[name]["fqn"][1] == "marts"
         assert asset["table_name"] == (models[name]["alias"] or name)
-        assert [a["type"] for a in checkpoint["actions"]] == ["update_data_docs"]
+        assert checkpoint["actions"] == [], "Data Docs are built once per run, not by each checkpoint"
         assert 3 <= len(suite["expectations"]) <= 20, f"{name}: keep suites small and meaningful"
         assert {e["severity"] for e in suite["expectations"]} <= SEVERITIES
         assert any(e["severity"] == "critical" for e in suite["expectations"])

@@ -94,6 +94,7 @@ def build_gx_checks(model_keys: Mapping[str, AssetKey]) -> list[AssetChecksDefin
             for failure in outcome.failed:
                 context.log.warning(f"{model}: {failure.severity} {failure.expectation} {failure.column or ''} failed")
             yield result_for(outcome, key)
+        gx.build_data_docs(ctx)
 
     return [_gx_checks]
 
