@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from dagster_helpers import dagster_daily
-from test_single_source import user_env
+from single_source import user_env
 
 from orchestration.ingest.generators.field_crm import generate_field_crm
 from orchestration.ingest.generators.pipedrive import generate_pipedrive

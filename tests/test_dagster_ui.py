@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.ui  # make test-ui: the webserver and daemon of `funnel ui`
+
 STARTUP_TIMEOUT = 240
 MART = ["marts", "funnel", "rep_sales_funnel_monthly"]
 

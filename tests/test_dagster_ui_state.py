@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import make_warehouse
-from test_single_source import funnel, ok, user_env
+from single_source import funnel, ok, user_env
 
 from orchestration.core import warehouse
 from orchestration.core.contracts import SOURCES, source_tables
