@@ -34,7 +34,8 @@ def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Pat
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "external server" in first.stdout
     assert not (home / "pgdata").exists(), "an embedded server was initialised although a URL was given"
-    assert "== summary" in first.stdout and wh.conn.url() in first.stdout
+    assert "== summary" in first.stdout and wh.conn.url(masked=True) in first.stdout
+    assert wh.conn.password not in first.stdout, "the summary shows the database password"
     marts = [r[0] for r in wh.query(MART_QUERY)]
     assert "rep_sales_funnel_monthly" in marts
     assert wh.scalar("select count(*) from dev_marts.rep_sales_funnel_monthly") > 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from orchestration.core import warehouse
 from orchestration.core.contracts import SOURCES
 from orchestration.core.dbt import check_target, dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
 from orchestration.core.errors import ExitCode, FunnelError
+from orchestration.core.manifest import today
 from orchestration.core.settings import connection
 from orchestration.core.switches import sources_line
 
@@ -108,7 +108,7 @@ def generate(
     days: Annotated[str, typer.Option(help="Days of history")] = "540",
 ) -> None:
     """Write a seeded synthetic export of SOURCE that follows its file contract."""
-    last = parse_source_dt(end, "end") if end else date.today()
+    last = parse_source_dt(end, "end") if end else today()
     n_deals, n_leads = parse_int(deals, "deals", 1), parse_int(leads, "leads", 1)
     n_days, n_seed = parse_int(days, "days", 1), parse_int(seed, "seed")
     if source == "pipedrive":

@@ -17,7 +17,7 @@ from orchestration.core import warehouse
 from orchestration.core.contracts import SOURCES, raw_schema
 from orchestration.core.dbt import dbt_env, dbt_vars, parse_source_dt
 from orchestration.core.errors import FunnelError
-from orchestration.core.manifest import run_results
+from orchestration.core.manifest import run_results, today
 from orchestration.core.settings import DBT_PROJECT_DIR, REPO_ROOT, funnel_home
 from orchestration.core.switches import loaded_sources
 from orchestration.ingest.loader import load_directory
@@ -118,7 +118,7 @@ def up(
     started = time.monotonic()
     conn = warehouse.start()
     typer.echo(warehouse.status())
-    reference = parse_source_dt(source_dt) if source_dt else date.today()
+    reference = parse_source_dt(source_dt) if source_dt else today()
     _land(reference, data, source)
     typer.echo(sources_line())
     schema = f"{dbt_env().get('FUNNEL_DB_SCHEMA', 'dev')}_marts"
@@ -169,10 +169,10 @@ def up(
     typer.echo(f"marts in schema {schema}:")
     for table, rows in _mart_rows(schema):
         typer.echo(f"  {table:<36} {rows:>10,} rows")
-    typer.echo(f"database: {conn.url()}")
+    typer.echo(f"database: {conn.url(masked=True)}  (with the password: funnel db url)")
     typer.echo("next:  funnel ui     (Dagster: schedules, backfills, checks)")
     typer.echo("       funnel docs   (dbt docs site)")
-    typer.echo(f"       psql \"{conn.url()}\" -c 'select * from {schema}.rep_sales_funnel_monthly limit 20'")
+    typer.echo(f"       psql \"$(funnel db url)\" -c 'select * from {schema}.rep_sales_funnel_monthly limit 20'")
     typer.echo(f"done in {time.monotonic() - started:.0f}s")
     if returncode != 0:
         raise FunnelError("dbt build reported errors", "see the failures above; `funnel up --verbose` shows dbt's log")

@@ -32,10 +32,11 @@ class Connection:
     dbname: str
     embedded: bool
 
-    def url(self, dbname: str | None = None) -> str:
+    def url(self, dbname: str | None = None, *, masked: bool = False) -> str:
+        """libpq URL; masked=True shows `***` for the password (for output that ends up in logs)."""
         auth = quote(self.user, safe="")
         if self.password:
-            auth += ":" + quote(self.password, safe="")
+            auth += ":" + ("***" if masked else quote(self.password, safe=""))
         return f"postgresql://{auth}@{self.host}:{self.port}/{quote(dbname or self.dbname, safe='')}"
 
     def with_database(self, dbname: str) -> Connection:

@@ -18,8 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import psycopg
 from psycopg import sql
@@ -27,7 +26,7 @@ from psycopg import sql
 from orchestration.core import warehouse
 from orchestration.core.dbt import dbt_vars, run_dbt
 from orchestration.core.errors import FunnelError
-from orchestration.core.manifest import dbt_manifest, model_nodes, relation_exists, relation_of
+from orchestration.core.manifest import dbt_manifest, model_nodes, relation_exists, relation_of, today
 from orchestration.core.privacy_tables import ensure_privacy_tables
 from orchestration.core.settings import REPO_ROOT, Connection, connection
 
@@ -142,8 +141,7 @@ class _Warehouse:
     def source_dt(self) -> date:
         if "source_dt" in self.variables:
             return date.fromisoformat(str(self.variables["source_dt"]))
-        zone = ZoneInfo(str(self.variables.get("business_timezone", "UTC")))
-        return datetime.now(zone).date()
+        return today(str(self.variables.get("business_timezone", "UTC")))
 
     def rebuild(self, change: Change, oldest_event: date | None) -> None:
         """Rebuild what depends on the touched raw tables, with a window from the oldest touched event to
