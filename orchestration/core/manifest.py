@@ -99,9 +99,9 @@ def _newest_input() -> float:
     return newest
 
 
-def _parse_env() -> dict[str, str]:
+def _parse_env(conn: Connection | None = None, target: str | None = None) -> dict[str, str]:
     """What decides the manifest: relation names (per target and FUNNEL_DB_SCHEMA) and the sources switched on."""
-    env = dbt_env()
+    env = dbt_env(conn, target)
     keys = ["FUNNEL_TARGET", "FUNNEL_DB_SCHEMA", *(switch_variable(source) for source in SOURCES)]
     return {key: env.get(key, "") for key in keys}
 
@@ -167,6 +167,14 @@ def dbt_manifest(
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise FunnelError(f"dbt {args[0]} failed:\n{tail}", "see the dbt output above")
         return read_manifest(Path(tmp))
+
+
+def project_manifest(variables: dict[str, object], conn: Connection, target: str | None = None) -> dict[str, Any]:
+    """The parsed project, for relation names and configs: the code location's cached manifest when it was
+    parsed for the same target, schema and switches (no parse, usually), else a parse of its own."""
+    if _parse_env(conn, target) == _parse_env():
+        return read_manifest(prepare_manifest().parent)
+    return dbt_manifest(["parse"], variables, conn, target, None)
 
 
 def model_nodes(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -26,7 +26,7 @@ from psycopg import sql
 from orchestration.core import warehouse
 from orchestration.core.dbt import dbt_vars, run_dbt
 from orchestration.core.errors import FunnelError
-from orchestration.core.manifest import dbt_manifest, model_nodes, relation_exists, relation_of, today
+from orchestration.core.manifest import model_nodes, project_manifest, relation_exists, relation_of, today
 from orchestration.core.privacy_tables import ensure_privacy_tables
 from orchestration.core.settings import REPO_ROOT, Connection, connection
 
@@ -131,7 +131,7 @@ class _Warehouse:
         self.conn: Connection = connection()
         if self.conn.embedded:
             warehouse.start()
-        self.models = model_nodes(dbt_manifest(["parse"], self.variables, self.conn, target, None))
+        self.models = model_nodes(project_manifest(self.variables, self.conn, target))
         self.index = relation_of(self.models[INDEX_MODEL])
 
     def check_built(self, db: psycopg.Connection) -> None:

@@ -25,7 +25,14 @@ from psycopg import sql
 from orchestration.core import warehouse
 from orchestration.core.dbt import dbt_vars
 from orchestration.core.errors import FunnelError
-from orchestration.core.manifest import dbt_manifest, model_nodes, model_window, relation_exists, relation_of
+from orchestration.core.manifest import (
+    dbt_manifest,
+    model_nodes,
+    model_window,
+    project_manifest,
+    relation_exists,
+    relation_of,
+)
 from orchestration.core.settings import Connection, connection
 
 # raw table of each source -> its staging model (Pipedrive: rows carry source_rows_count)
@@ -211,7 +218,7 @@ def reconcile(
     if existing:
         raise FunnelError(f"scratch schema {scratch!r} clashes with existing schemas {existing}", "pick another")
     report = Report(variables)
-    live_models = model_nodes(dbt_manifest(["parse"], variables, conn, target, None))
+    live_models = model_nodes(project_manifest(variables, conn, target))
     with warehouse.connect(conn, autocommit=True) as db:
         _pipedrive_counts(db, live_models, report)
         _field_crm_counts(db, live_models, report)
