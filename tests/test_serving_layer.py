@@ -457,7 +457,10 @@ def test_kpi_cli_prints_a_rounded_table_csv_for_machines_and_exit_6_for_no_rows(
 # --- exports ----------------------------------------------------------------------------------------------------
 
 
-def checksum(wh, relation: sql.Composable, where: sql.Composable = sql.SQL("true")) -> tuple[int, str]:
+ALL_ROWS = sql.SQL("true")
+
+
+def checksum(wh, relation: sql.Composable, where: sql.Composable = ALL_ROWS) -> tuple[int, str]:
     """Row count and an order-independent md5 over the rows' text (numbers with trailing zeros trimmed)."""
     with psycopg.connect(wh.conn.url(), autocommit=True) as db:
         return _checksum(db, relation, where)
