@@ -37,7 +37,7 @@ test: $(STAMP)
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 
-# The `ui` tests: every check of a Dagster run evaluated, and the Dagster UI after `funnel up` in headless
+# The `ui` tests: `funnel ui`'s webserver and daemon, every check of a Dagster run evaluated, and the UI after `funnel up` in headless
 # Chromium (Debian's package, installed here when missing: apt-get as root, else sudo). .ci/run calls this.
 test-ui: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (once)"; \
