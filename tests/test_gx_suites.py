@@ -146,7 +146,7 @@ def test_check_results_pass_warn_and_error() -> None:
     )
     assert not broken.passed and broken.severity == AssetCheckSeverity.ERROR
     failed, sample = broken.metadata["failed_expectations"].value, broken.metadata["sample"].value
-    assert isinstance(failed, list) and "unexpected_rows_expectation" in failed
+    assert isinstance(failed, str) and "unexpected_rows_expectation" in failed
     assert isinstance(sample, dict) and sample["rows"] == [{"month": "2024-06-01"}]
 
 
