@@ -18,58 +18,15 @@
 
 with
 
-base as (
-
-    select
-        deal_id,
-        changed_field_key,
-        new_value,
-        stage_id,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from {{ ref('base_pipedrive__deal_changes') }}
-    where reject_reason is null
-
-),
-
 collapsed as (
 
-    select
-        deal_id,
-        changed_field_key,
-        new_value,
-        stage_id,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at,
-        count(*) as source_rows_count,
-        (array_agg(_source_file order by _load_id, _source_line))[1] as _source_file,
-        (array_agg(_source_line order by _load_id, _source_line))[1] as _source_line,
-        min(_load_id) as _load_id,
-        min(_loaded_at) as _loaded_at
-    from base
-    group by
-        deal_id,
-        changed_field_key,
-        new_value,
-        stage_id,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at
+    {{ collapsed_exact_copies(
+        ref('base_pipedrive__deal_changes'),
+        [
+            'deal_id', 'changed_field_key', 'new_value', 'stage_id', 'user_id', 'lost_reason_id', 'deal_value',
+            'deal_status', 'added_at', 'changed_at',
+        ],
+    ) }}
 
 ),
 
@@ -137,10 +94,7 @@ with_episode as (
         collapsed.added_at,
         collapsed.changed_at,
         collapsed.source_rows_count,
-        collapsed._source_file,
-        collapsed._source_line,
-        collapsed._load_id,
-        collapsed._loaded_at,
+        {{ loader_lineage('collapsed') }},
         coalesce(episode_choices.deal_episode, 1) as deal_episode
     from collapsed
     left join episode_choices
@@ -170,10 +124,7 @@ final as (
         source_rows_count > 1 as is_collapsed_duplicate,
         added_at,
         changed_at,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
+        {{ loader_lineage() }}
     from with_episode
 
 )
