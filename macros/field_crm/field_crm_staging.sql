@@ -96,42 +96,9 @@
     {%- endfor %}
 with
 
-{% if suppressions is not none -%}
--- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
-screened as (
-
-    select
-        {%- for name in names + ['_extra'] + lineage %}
-        {{ name }},
-        {%- endfor %}
-        {{ privacy_is_suppressed(identifiers) }} as is_suppressed
-    from {{ relation }}
-
-),
-
-source as (
-
-    select
-        {%- for name in names + lineage if name not in pii %}
-        {{ name }},
-        {%- endfor %}
-        {%- for name in pii + ['_extra'] %}
-        case when not is_suppressed then {{ name }} end as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from screened
-
-),
-{%- else -%}
-source as (
-
-    select
-        {%- for name in names + ['_extra'] + lineage %}
-        {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from {{ relation }}
-
-),
-{%- endif %}
+{{ screened_source(
+    relation, names + ['_extra'] + lineage, pii + ['_extra'] if suppressions is not none else [], identifiers
+) }}
 
 numbered as (
 

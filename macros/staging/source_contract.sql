@@ -53,3 +53,48 @@
         {{ relation_alias ~ '.' if relation_alias }}{{ name }}{{ ', ' if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
+
+{#-
+  The first CTE(s) of a base model: `source`, the raw `columns` of `relation`. With `blanked` columns (personal
+  data), a forgotten subject's are blanked before anything else reads them: `screened` tests the `identifiers`
+  ([kind, column], macros/privacy) once per row, and `source` lists the other columns, then the blanked ones.
+  Ends with the comma before the next CTE.
+-#}
+{% macro screened_source(relation, columns, blanked=[], identifiers=[]) -%}
+{% if blanked -%}
+-- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
+screened as (
+
+    select
+        {%- for name in columns %}
+        {{ name }},
+        {%- endfor %}
+        {{ privacy_is_suppressed(identifiers) }} as is_suppressed
+    from {{ relation }}
+
+),
+
+source as (
+
+    select
+        {%- for name in columns if name not in blanked %}
+        {{ name }},
+        {%- endfor %}
+        {%- for name in blanked %}
+        case when not is_suppressed then {{ name }} end as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from screened
+
+),
+{%- else -%}
+source as (
+
+    select
+        {%- for name in columns %}
+        {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }}
+
+),
+{%- endif %}
+{%- endmacro %}

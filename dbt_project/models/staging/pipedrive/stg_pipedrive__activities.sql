@@ -3,13 +3,6 @@
   time), so every distinct activity is kept and identified by activity_sk; exact duplicates (identical after
   trimming) collapse into one row that keeps the count and the lineage of the first copy.
 -#}
-{#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
-    each), and the index on due_at lets the incremental int_activity_stats_daily read only its window. -#}
-{{ config(
-    materialized='table',
-    indexes=[{'columns': ['due_at']}],
-) }}
-
 with
 
 collapsed as (

@@ -9,13 +9,6 @@
   days: true of every change of the real export), among those the latest created at or before the change;
   with no such creation, the latest created at or before it, else episode 1. Every other deal is episode 1.
 -#}
-{#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
-    each), and the index on changed_at lets the incremental int_deal_stats_daily read only its window. -#}
-{{ config(
-    materialized='table',
-    indexes=[{'columns': ['changed_at']}],
-) }}
-
 with
 
 collapsed as (
