@@ -10,51 +10,6 @@
   table with personal columns, the suppression list; parsing renders a placeholder.
 -#}
 
-{#-
-  The YAML contract of a source table: {columns: [{name, type, required, fold, staged, pii}], key, ...}, read from
-  dbt's graph. dbt unit tests run without the graph: a unit test of a base model gives the tested table's
-  contract as var source_contract ({columns: {<name>: <meta>}, contract: <table meta>}, overrides: vars), and
-  tests/test_source_contracts.py checks that it is the YAML's.
--#}
-{% macro source_contract(relation) -%}
-    {%- set declared = [] -%}
-    {%- for node in (graph.get('sources') or {}).values()
-        if node.schema | lower == relation.schema | lower and node.identifier == relation.identifier -%}
-        {%- set metas = {} -%}
-        {%- for column in node.columns.values() if not column.name.startswith('_') -%}
-            {%- do metas.update({column.name: column.get('meta') or {}}) -%}
-        {%- endfor -%}
-        {%- do declared.append([metas, (node.get('meta') or {}).get('contract') or {}]) -%}
-    {%- endfor -%}
-    {%- if not declared and var('source_contract', none) is not none -%}
-        {%- do declared.append([var('source_contract').columns, var('source_contract').contract]) -%}
-    {%- endif -%}
-    {%- if not declared -%}
-        {{ exceptions.raise_compiler_error('no source contract for ' ~ relation) }}
-    {%- endif -%}
-    {%- set metas, table = declared[0] -%}
-    {%- if table.get('dedupe') != 'latest_version' -%}
-        {{ exceptions.raise_compiler_error(relation ~ ': dedupe ' ~ table.get('dedupe') ~ ' is not supported') }}
-    {%- endif -%}
-    {%- set columns = [] -%}
-    {%- for name, meta in metas.items() -%}
-        {%- do columns.append({
-            'name': name,
-            'type': meta.get('type', 'text'),
-            'required': meta.get('required', false),
-            'fold': meta.get('fold'),
-            'staged': meta.get('staged_as', name),
-            'pii': meta.get('pii', false),
-        }) -%}
-    {%- endfor -%}
-    {{ return({
-        'columns': columns,
-        'key': table.key,
-        'key_label': table.get('key_label', table.key | join(' and ')),
-        'event_date': table.get('event_date'),
-    }) }}
-{%- endmacro %}
-
 {#- A parsed value of a raw column by its contract type (null when it does not parse). -#}
 {% macro field_crm_parsed(column, type) -%}
     {%- if type == 'integer' -%} {{ field_crm_parse_int(column) }}
@@ -88,9 +43,12 @@
         select 1 as parsing_placeholder
     {%- else -%}
     {%- set contract = source_contract(relation) -%}
+    {%- if contract.dedupe != 'latest_version' -%}
+        {{ exceptions.raise_compiler_error(relation ~ ': dedupe ' ~ contract.dedupe ~ ' is not supported') }}
+    {%- endif -%}
     {%- set columns = contract.columns -%}
     {%- set names = columns | map(attribute='name') | list -%}
-    {%- set lineage = ['_source_file', '_source_line', '_load_id', '_loaded_at'] -%}
+    {%- set lineage = loader_lineage_columns() -%}
     {%- set pii = columns | selectattr('pii') | map(attribute='name') | list -%}
     {%- set identifiers = [] -%}
     {%- for column in columns if column.pii and column.type in ('email', 'phone') -%}
@@ -138,42 +96,9 @@
     {%- endfor %}
 with
 
-{% if suppressions is not none -%}
--- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
-screened as (
-
-    select
-        {%- for name in names + ['_extra'] + lineage %}
-        {{ name }},
-        {%- endfor %}
-        {{ privacy_is_suppressed(identifiers) }} as is_suppressed
-    from {{ relation }}
-
-),
-
-source as (
-
-    select
-        {%- for name in names + lineage if name not in pii %}
-        {{ name }},
-        {%- endfor %}
-        {%- for name in pii + ['_extra'] %}
-        case when not is_suppressed then {{ name }} end as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from screened
-
-),
-{%- else -%}
-source as (
-
-    select
-        {%- for name in names + ['_extra'] + lineage %}
-        {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from {{ relation }}
-
-),
-{%- endif %}
+{{ screened_source(
+    relation, names + ['_extra'] + lineage, pii + ['_extra'] if suppressions is not none else [], identifiers
+) }}
 
 numbered as (
 

@@ -3,55 +3,14 @@
   time), so every distinct activity is kept and identified by activity_sk; exact duplicates (identical after
   trimming) collapse into one row that keeps the count and the lineage of the first copy.
 -#}
-{#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
-    each), and the index on due_at lets the incremental int_activity_stats_daily read only its window. -#}
-{{ config(
-    materialized='table',
-    indexes=[{'columns': ['due_at']}],
-) }}
-
 with
-
-base as (
-
-    select
-        activity_id,
-        deal_id,
-        owner_user_id,
-        activity_type,
-        is_done,
-        due_at,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from {{ ref('base_pipedrive__activities') }}
-    where reject_reason is null
-
-),
 
 collapsed as (
 
-    select
-        activity_id,
-        deal_id,
-        owner_user_id,
-        activity_type,
-        is_done,
-        due_at,
-        count(*) as source_rows_count,
-        (array_agg(_source_file order by _load_id, _source_line))[1] as _source_file,
-        (array_agg(_source_line order by _load_id, _source_line))[1] as _source_line,
-        min(_load_id) as _load_id,
-        min(_loaded_at) as _loaded_at
-    from base
-    group by
-        activity_id,
-        deal_id,
-        owner_user_id,
-        activity_type,
-        is_done,
-        due_at
+    {{ collapsed_exact_copies(
+        ref('base_pipedrive__activities'),
+        ['activity_id', 'deal_id', 'owner_user_id', 'activity_type', 'is_done', 'due_at'],
+    ) }}
 
 ),
 
@@ -69,10 +28,7 @@ final as (
         is_done,
         source_rows_count > 1 as is_collapsed_duplicate,
         due_at,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
+        {{ loader_lineage() }}
     from collapsed
 
 )

@@ -9,67 +9,17 @@
   days: true of every change of the real export), among those the latest created at or before the change;
   with no such creation, the latest created at or before it, else episode 1. Every other deal is episode 1.
 -#}
-{#- A table, not a view: half a dozen models read it (a view re-parses and re-collapses the raw rows for
-    each), and the index on changed_at lets the incremental int_deal_stats_daily read only its window. -#}
-{{ config(
-    materialized='table',
-    indexes=[{'columns': ['changed_at']}],
-) }}
-
 with
-
-base as (
-
-    select
-        deal_id,
-        changed_field_key,
-        new_value,
-        stage_id,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from {{ ref('base_pipedrive__deal_changes') }}
-    where reject_reason is null
-
-),
 
 collapsed as (
 
-    select
-        deal_id,
-        changed_field_key,
-        new_value,
-        stage_id,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at,
-        count(*) as source_rows_count,
-        (array_agg(_source_file order by _load_id, _source_line))[1] as _source_file,
-        (array_agg(_source_line order by _load_id, _source_line))[1] as _source_line,
-        min(_load_id) as _load_id,
-        min(_loaded_at) as _loaded_at
-    from base
-    group by
-        deal_id,
-        changed_field_key,
-        new_value,
-        stage_id,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at
+    {{ collapsed_exact_copies(
+        ref('base_pipedrive__deal_changes'),
+        [
+            'deal_id', 'changed_field_key', 'new_value', 'stage_id', 'user_id', 'lost_reason_id', 'deal_value',
+            'deal_status', 'added_at', 'changed_at',
+        ],
+    ) }}
 
 ),
 
@@ -137,10 +87,7 @@ with_episode as (
         collapsed.added_at,
         collapsed.changed_at,
         collapsed.source_rows_count,
-        collapsed._source_file,
-        collapsed._source_line,
-        collapsed._load_id,
-        collapsed._loaded_at,
+        {{ loader_lineage('collapsed') }},
         coalesce(episode_choices.deal_episode, 1) as deal_episode
     from collapsed
     left join episode_choices
@@ -170,10 +117,7 @@ final as (
         source_rows_count > 1 as is_collapsed_duplicate,
         added_at,
         changed_at,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
+        {{ loader_lineage() }}
     from with_episode
 
 )

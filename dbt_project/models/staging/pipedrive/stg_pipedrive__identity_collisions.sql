@@ -28,7 +28,7 @@ activities as (
 
 ),
 
-deal_collisions as (
+unioned as (
 
     select
         'deal_id_with_several_add_times' as collision_type,
@@ -42,11 +42,7 @@ deal_collisions as (
     from deal_changes
     group by deal_id
     having count(distinct added_at) > 1
-
-),
-
-activity_collisions as (
-
+    union all
     select
         'activity_id_reused' as collision_type,
         activity_id as colliding_id,
@@ -59,28 +55,6 @@ activity_collisions as (
     from activities
     group by activity_id
     having count(*) > 1
-
-),
-
-unioned as (
-
-    select
-        collision_type,
-        colliding_id,
-        occurrences_count,
-        first_at,
-        last_at,
-        details
-    from deal_collisions
-    union all
-    select
-        collision_type,
-        colliding_id,
-        occurrences_count,
-        first_at,
-        last_at,
-        details
-    from activity_collisions
 
 ),
 

@@ -13,35 +13,16 @@
 ] -%}
 with
 
-{% for source_table, base_model in tables %}
-    {{ source_table }}_rejects as (
-
-        select
-            '{{ source_table }}' as source_table,
-            reject_reason,
-            raw_values,
-            _source_file,
-            _source_line,
-            _load_id,
-            _loaded_at
-        from {{ ref(base_model) }}
-        where reject_reason is not null
-
-    ),
-
-{% endfor %}
 unioned as (
 
     {% for source_table, base_model in tables %}
         select
-            source_table,
+            '{{ source_table }}' as source_table,
             reject_reason,
             raw_values,
-            _source_file,
-            _source_line,
-            _load_id,
-            _loaded_at
-        from {{ source_table }}_rejects
+            {{ loader_lineage() }}
+        from {{ ref(base_model) }}
+        where reject_reason is not null
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -54,10 +35,7 @@ final as (
         source_table,
         reject_reason,
         raw_values,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
+        {{ loader_lineage() }}
     from unioned
 
 )

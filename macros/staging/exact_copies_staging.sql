@@ -1,0 +1,203 @@
+{#-
+  The staging design of a source whose contract says `dedupe: exact_copies` (Pipedrive), written once:
+    base model     every raw row, cleaned and typed as the source's YAML contract says, with the reason it cannot
+                   be typed (reject_reason, null when it can): typed_with_reject_reason;
+    staging model  the rows that could be typed, exact copies collapsed into one row that keeps the count and
+                   the lineage of the first copy: collapsed_exact_copies.
+  Every distinct row is kept (no version of a key supersedes another). The graph is empty while dbt parses, so
+  the dependencies are the arguments; parsing renders a placeholder.
+-#}
+
+{#- Whether cleaned text can be typed as a contract type: a SQL predicate (none for text and e-mail, kept as text). -#}
+{% macro typed_check(expr, type) -%}
+    {%- if type == 'integer' -%} {{ crm_is_bigint(expr) }}
+    {%- elif type == 'number' -%} {{ crm_is_numeric(expr) }}
+    {%- elif type == 'boolean' -%} {{ crm_is_boolean(expr) }}
+    {%- elif type == 'timestamp' -%} {{ crm_is_timestamp(expr) }}
+    {%- elif type == 'json' -%} pg_input_is_valid({{ expr }}, 'jsonb')
+    {%- elif type not in ('text', 'email') -%}
+        {{ exceptions.raise_compiler_error('typed_check: unknown type ' ~ type) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Cleaned text that passed typed_check, as its contract type (unchecked: fails on text it cannot type). -#}
+{% macro typed_value(expr, type) -%}
+    {%- if type == 'integer' -%} cast({{ expr }} as bigint)
+    {%- elif type == 'number' -%} cast({{ expr }} as numeric)
+    {%- elif type == 'boolean' -%} {{ crm_to_boolean(expr) }}
+    {%- elif type == 'timestamp' -%} {{ crm_cast_timestamptz(expr) }}
+    {%- elif type == 'json' -%} cast({{ expr }} as jsonb)
+    {%- else -%} {{ expr }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  The select of a base model of an exact_copies source. `relation`: source(<source>, <table>);
+  `columns`: the output columns (staged names) in order, default the contract's order; a name that is not a
+    contract column is a `derived` one;
+  `derived`: output name -> [condition, expression] over the cleaned raw columns, typed only where the row is
+    and the condition holds;
+  `reason_order`: the raw columns in the order their reasons are tested (a row gets the first), default the
+    contract's order;
+  `checks`: raw column -> [[condition, reason], ...] tested right after that column's own (missing / type) ones;
+  `lookup`: {relation, key, columns}: a lookup left-joined on `key` (a raw column), its columns usable in checks;
+  `suppressions`: source('privacy', 'suppressions') when the table has pii columns (blanked for a forgotten
+    subject, matched on its email / phone columns).
+-#}
+{% macro typed_with_reject_reason(
+    relation, columns=none, derived={}, reason_order=none, checks={}, lookup=none, suppressions=none
+) -%}
+    {%- if not execute -%}
+        select 1 as parsing_placeholder
+    {%- else -%}
+    {%- set contract = source_contract(relation) -%}
+    {%- if contract.dedupe != 'exact_copies' -%}
+        {{ exceptions.raise_compiler_error(relation ~ ': dedupe ' ~ contract.dedupe ~ ' is not exact_copies') }}
+    {%- endif -%}
+    {%- set names = contract.columns | map(attribute='name') | list -%}
+    {%- set by_name = {} -%}
+    {%- set by_staged = {} -%}
+    {%- for column in contract.columns -%}
+        {%- do by_name.update({column.name: column}) -%}
+        {%- do by_staged.update({column.staged: column}) -%}
+    {%- endfor -%}
+    {%- set outputs = columns or (contract.columns | map(attribute='staged') | list) -%}
+    {%- set tested = reason_order or names -%}
+    {%- if (outputs | reject('in', derived) | sort | list) != (by_staged | sort | list)
+        or (tested | sort | list) != (names | sort | list) -%}
+        {{ exceptions.raise_compiler_error(
+            relation ~ ': columns must name every staged column once, reason_order every raw column once'
+        ) }}
+    {%- endif -%}
+    {%- set lineage = loader_lineage_columns() -%}
+    {%- set pii = contract.columns | selectattr('pii') | map(attribute='name') | list -%}
+    {%- set identifiers = [] -%}
+    {%- for column in contract.columns if column.pii and column.type in ('email', 'phone') -%}
+        {%- do identifiers.append([column.type, column.name]) -%}
+    {%- endfor -%}
+    {%- if (pii | length > 0) != (suppressions is not none) -%}
+        {{ exceptions.raise_compiler_error(relation ~ ': pass suppressions exactly when the contract has pii columns') }}
+    {%- endif -%}
+    {#- what a value that is not blank must be, lest its row be rejected: '<column> is not <kind>' -#}
+    {%- set kinds = {
+        'integer': 'an integer', 'number': 'a number', 'boolean': 'a boolean',
+        'timestamp': 'a valid timestamp', 'json': 'JSON',
+    } -%}
+    {%- set reasons = [] -%}
+    {%- for name in tested -%}
+        {%- set column = by_name[name] -%}
+        {%- if column.required -%}
+            {%- do reasons.append([name ~ ' is null', name ~ ' is missing']) -%}
+        {%- endif -%}
+        {%- if column.type in kinds -%}
+            {%- do reasons.append([
+                ('' if column.required else name ~ ' is not null and ') ~ 'not ' ~ typed_check(name, column.type),
+                name ~ ' is not ' ~ kinds[column.type],
+            ]) -%}
+        {%- endif -%}
+        {%- do reasons.extend(checks.get(name, [])) -%}
+    {%- endfor %}
+with
+
+{{ screened_source(relation, names + lineage, pii if suppressions is not none else [], identifiers) }}
+{%- if lookup is not none %}
+
+lookup as (
+
+    select
+        {%- for name in [lookup.key] + lookup.columns %}
+        {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ lookup.relation }}
+
+),
+{%- endif %}
+
+cleaned as (
+
+    select
+        {%- for column in contract.columns %}
+        {%- if column.type == 'email' %}
+        lower({{ clean_text(column.name) }}) as {{ column.name }},
+        {%- else %}
+        {{ clean_text(column.name) }} as {{ column.name }},
+        {%- endif %}
+        {%- endfor %}
+        {{ crm_raw_values(names) }} as raw_values,
+        {{ loader_lineage() }}
+    from source
+
+),
+
+-- materialized: `final` tests reject_reason in every typed column, and an inlined CTE would repeat the
+-- whole validation (regexes, pg_input_is_valid) once per column and row
+checked as materialized (
+
+    select
+        {%- for name in names + (lookup.columns if lookup is not none else []) %}
+        {{ name }},
+        {%- endfor %}
+        raw_values,
+        {{ loader_lineage() }},
+        case
+            {%- for condition, reason in reasons %}
+            when {{ condition }} then '{{ reason }}'
+            {%- endfor %}
+        end as reject_reason
+    from cleaned
+    {%- if lookup is not none %}
+    left join lookup using ({{ lookup.key }})
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        {%- for name in outputs %}
+        {%- if name in derived %}
+        case when reject_reason is null and {{ derived[name][0] }} then {{ derived[name][1] }} end as {{ name }},
+        {%- elif by_staged[name].type in kinds %}
+        case
+            when reject_reason is null then {{ typed_value(by_staged[name].name, by_staged[name].type) }}
+        end as {{ name }},
+        {%- else %}
+        {{ by_staged[name].name }}{{ ' as ' ~ name if name != by_staged[name].name }},
+        {%- endif %}
+        {%- endfor %}
+        reject_reason,
+        raw_values,
+        {{ loader_lineage() }}
+    from checked
+
+)
+
+select * from final
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  The rows of a base model that could be typed (reject_reason null), exact copies collapsed: one row per distinct
+  combination of `columns`, with source_rows_count (where `columns` names it, else after them) and the lineage of
+  the first copy (by load, then line).
+-#}
+{% macro collapsed_exact_copies(base_model, columns) -%}
+    {%- set grouped = columns | reject('equalto', 'source_rows_count') | list -%}
+    select
+        {%- for name in columns %}
+        {{ 'count(*) as source_rows_count' if name == 'source_rows_count' else name }},
+        {%- endfor %}
+        {%- if 'source_rows_count' not in columns %}
+        count(*) as source_rows_count,
+        {%- endif %}
+        (array_agg(_source_file order by _load_id, _source_line))[1] as _source_file,
+        (array_agg(_source_line order by _load_id, _source_line))[1] as _source_line,
+        min(_load_id) as _load_id,
+        min(_loaded_at) as _loaded_at
+    from {{ base_model }}
+    where reject_reason is null
+    group by
+        {%- for name in grouped %}
+        {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+{%- endmacro %}
