@@ -11,7 +11,7 @@
 -- month x step grid from the first month with an event to source_dt's month; a step nobody reached
 -- shows 0.
 --
--- Placeholders, filled in as SQL literals by orchestration/bench.py:
+-- Placeholders, filled in as SQL literals by the benchmark (bench/measures_build.py):
 --   {source_dt}          date, the run's reference day
 --   {business_timezone}  text, IANA zone (the dbt var business_timezone, default UTC)
 with

@@ -15,6 +15,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from dbt_helpers import PIPEDRIVE_SEEDS
+
+from orchestration.core.contracts import source_tables
 
 pytestmark = pytest.mark.shared
 
@@ -36,18 +39,8 @@ KPI_NAMES = {
 }
 STAGE_STEPS = {str(stage): str(stage) for stage in range(1, 10)}  # steps 1-9: the deal enters stage N
 ACTIVITY_STEPS = {"sales call 1": "2.1", "sales call 2": "3.1"}  # by activity type *name*, when done
-SEEDS = (
-    "funnel_steps pipedrive_change_keys pipedrive_stage_probabilities compliance_regions "
-    "compliance_region_assignments compliance_consents compliance_retention_policies"
-)
-RAW_TO_STAGING = {
-    "deal_changes": "stg_pipedrive__deal_changes",
-    "activity": "stg_pipedrive__activities",
-    "activity_types": "stg_pipedrive__activity_types",
-    "stages": "stg_pipedrive__stages",
-    "users": "stg_pipedrive__users",
-    "fields": "stg_pipedrive__fields",
-}
+SEEDS = " ".join(PIPEDRIVE_SEEDS)
+RAW_TO_STAGING = {table.name: table.staging_model for table in source_tables("pipedrive")}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -13,21 +13,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from dbt_helpers import PIPEDRIVE_SEEDS
 
+from orchestration.core.contracts import source_tables
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
-SEEDS = (
-    "funnel_steps pipedrive_change_keys pipedrive_stage_probabilities compliance_regions "
-    "compliance_region_assignments compliance_consents compliance_retention_policies"
-)
-RAW_TO_STAGING = {
-    "deal_changes": "stg_pipedrive__deal_changes",
-    "activity": "stg_pipedrive__activities",
-    "activity_types": "stg_pipedrive__activity_types",
-    "stages": "stg_pipedrive__stages",
-    "users": "stg_pipedrive__users",
-    "fields": "stg_pipedrive__fields",
-}
+SEEDS = " ".join(PIPEDRIVE_SEEDS)
+RAW_TO_STAGING = {table.name: table.staging_model for table in source_tables("pipedrive")}
 HEADERS = {
     "deal_changes": ["deal_id", "change_time", "changed_field_key", "new_value"],
     "activity": ["activity_id", "type", "assigned_to_user", "deal_id", "done", "due_to"],

@@ -1,5 +1,5 @@
 {#-
-  Right to be forgotten, applied in staging. `funnel forget` (orchestration/privacy.py) records the forgotten
+  Right to be forgotten, applied in staging. `funnel forget` (orchestration/ops/privacy.py) records the forgotten
   subject's identifiers in privacy.suppressions as sha256 hashes only (never the plain value):
     kind 'email'  sha256 of the normalised e-mail (field_crm_normalise_email: lower case, no whitespace)
     kind 'phone'  sha256 of the phone's digits only (no '+', no separators)

@@ -42,7 +42,7 @@
     }) }}
 {%- endmacro %}
 
-{#- The loader's lineage columns a staging model carries (orchestration/loader.py adds them to every raw table). -#}
+{#- The loader's lineage columns a staging model carries (orchestration/ingest/loader.py adds them to every raw table). -#}
 {% macro loader_lineage_columns() -%}
     {{ return(['_source_file', '_source_line', '_load_id', '_loaded_at']) }}
 {%- endmacro %}

@@ -32,6 +32,11 @@ class Table:
     def file_name(self) -> str:
         return f"{self.name}.csv"
 
+    @property
+    def staging_model(self) -> str:
+        """The staging model the table's staged rows land in (contract `staging`)."""
+        return str(self.meta["staging"])
+
 
 def contract_path(source: str) -> Path:
     """Where a source's contract lives (the dbt sources YAML of its staging folder)."""

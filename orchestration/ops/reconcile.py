@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from orchestration.core import warehouse
+from orchestration.core.contracts import source_tables
 from orchestration.core.dbt import dbt_vars
 from orchestration.core.errors import FunnelError
 from orchestration.core.manifest import (
@@ -35,15 +36,6 @@ from orchestration.core.manifest import (
 )
 from orchestration.core.settings import Connection, connection
 
-# raw table of each source -> its staging model (Pipedrive: rows carry source_rows_count)
-PIPEDRIVE_TABLES = {
-    "deal_changes": "stg_pipedrive__deal_changes",
-    "activity": "stg_pipedrive__activities",
-    "activity_types": "stg_pipedrive__activity_types",
-    "stages": "stg_pipedrive__stages",
-    "users": "stg_pipedrive__users",
-    "fields": "stg_pipedrive__fields",
-}
 SCRATCH_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 
 
@@ -105,18 +97,19 @@ def _pipedrive_counts(db: psycopg.Connection, models: dict[str, dict], report: R
     if not _table_exists(db, "raw_pipedrive", "deal_changes"):
         report.notes.append("pipedrive: nothing loaded (no raw_pipedrive tables)")
         return
-    if not relation_exists(db, rejects):
+    if rejects is None or not relation_exists(db, rejects):
         report.notes.append("pipedrive: staging models not built; run `funnel build` first")
         report.tables.append(TableCount("pipedrive", "(staging not built)", 1, 0, 0, 0))
         return
     by_reason: dict[str, dict[str, int]] = {}
     for table, reason, rows in db.execute(
         sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
-            relation_of(rejects)  # type: ignore[arg-type]
+            relation_of(rejects)
         )
     ).fetchall():
         by_reason.setdefault(table, {})[reason] = rows
-    for table, model in PIPEDRIVE_TABLES.items():
+    # Pipedrive's staged rows carry source_rows_count: the raw rows each one stands for (exact copies collapsed).
+    for table, model in ((t.name, t.staging_model) for t in source_tables("pipedrive")):
         if not _table_exists(db, "raw_pipedrive", table):
             continue
         raw = warehouse.one_row(db, sql.SQL("select count(*) from {}").format(sql.Identifier("raw_pipedrive", table)))
@@ -136,14 +129,18 @@ def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: R
     if not _table_exists(db, "raw_field_crm", "leads"):
         report.notes.append("field_crm: nothing loaded (no raw_field_crm tables)")
         return
-    if not (relation_exists(db, reconciliation) and relation_exists(db, rejects)):
+    if (
+        reconciliation is None
+        or rejects is None
+        or not (relation_exists(db, reconciliation) and relation_exists(db, rejects))
+    ):
         report.notes.append("field_crm: staging models not built; run `funnel build` first")
         report.tables.append(TableCount("field_crm", "(staging not built)", 1, 0, 0, 0))
         return
     by_reason: dict[str, dict[str, int]] = {}
     for table, reason, rows in db.execute(
         sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
-            relation_of(rejects)  # type: ignore[arg-type]
+            relation_of(rejects)
         )
     ).fetchall():
         by_reason.setdefault(table, {})[reason or "(no reason)"] = rows
@@ -151,7 +148,7 @@ def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: R
         sql.SQL(
             "select source_table, sum(raw_rows), sum(staged_rows), sum(duplicate_rows), sum(rejected_rows)"
             " from {} group by 1 order by 1"
-        ).format(relation_of(reconciliation))  # type: ignore[arg-type]
+        ).format(relation_of(reconciliation))
     ).fetchall():
         reasons = by_reason.get(table, {})
         count = TableCount("field_crm", table, int(raw), int(staged), int(duplicates), int(rejected), reasons)
@@ -171,7 +168,8 @@ def _compare(db: psycopg.Connection, live: dict, scratch: dict, check: ModelChec
         ).fetchall()
     ]
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    day = sql.Identifier(check.date_column)  # type: ignore[arg-type]
+    assert check.date_column, "only models that declare a window are compared"
+    day = sql.Identifier(check.date_column)
     inc, full = relation_of(live), relation_of(scratch)
     query = sql.SQL(
         "with covered as (select distinct {day} as d from {inc}),"
