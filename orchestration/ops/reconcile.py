@@ -92,6 +92,18 @@ def _table_exists(db: psycopg.Connection, schema: str, table: str) -> bool:
     return bool(warehouse.scalar(db, "select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)))
 
 
+def _reject_reasons(db: psycopg.Connection, rejects: dict) -> dict[str, dict[str, int]]:
+    """Rejected rows per source table and reason, from a source's rejects model."""
+    by_reason: dict[str, dict[str, int]] = {}
+    for table, reason, rows in db.execute(
+        sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
+            relation_of(rejects)
+        )
+    ).fetchall():
+        by_reason.setdefault(table, {})[reason or "(no reason)"] = rows
+    return by_reason
+
+
 def _pipedrive_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
     rejects = models.get("stg_pipedrive__rejects")
     if not _table_exists(db, "raw_pipedrive", "deal_changes"):
@@ -101,13 +113,7 @@ def _pipedrive_counts(db: psycopg.Connection, models: dict[str, dict], report: R
         report.notes.append("pipedrive: staging models not built; run `funnel build` first")
         report.tables.append(TableCount("pipedrive", "(staging not built)", 1, 0, 0, 0))
         return
-    by_reason: dict[str, dict[str, int]] = {}
-    for table, reason, rows in db.execute(
-        sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
-            relation_of(rejects)
-        )
-    ).fetchall():
-        by_reason.setdefault(table, {})[reason] = rows
+    by_reason = _reject_reasons(db, rejects)
     # Pipedrive's staged rows carry source_rows_count: the raw rows each one stands for (exact copies collapsed).
     for table, model in ((t.name, t.staging_model) for t in source_tables("pipedrive")):
         if not _table_exists(db, "raw_pipedrive", table):
@@ -137,13 +143,7 @@ def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: R
         report.notes.append("field_crm: staging models not built; run `funnel build` first")
         report.tables.append(TableCount("field_crm", "(staging not built)", 1, 0, 0, 0))
         return
-    by_reason: dict[str, dict[str, int]] = {}
-    for table, reason, rows in db.execute(
-        sql.SQL("select source_table, reject_reason, count(*) from {} group by 1, 2 order by 1, 3 desc").format(
-            relation_of(rejects)
-        )
-    ).fetchall():
-        by_reason.setdefault(table, {})[reason or "(no reason)"] = rows
+    by_reason = _reject_reasons(db, rejects)
     for table, raw, staged, duplicates, rejected in db.execute(
         sql.SQL(
             "select source_table, sum(raw_rows), sum(staged_rows), sum(duplicate_rows), sum(rejected_rows)"
