@@ -6,7 +6,9 @@ instead. Vars are passed per call, so one parsed manifest serves any source_dt /
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from dbt.artifacts.schemas.run import RunExecutionResult
 from dbt.contracts.graph.manifest import Manifest
 
+from orchestration.core.contracts import source_tables
 from orchestration.core.manifest import read_manifest
 from orchestration.core.settings import DBT_PROJECT_DIR, Connection
 from orchestration.core.switches import switch_env
@@ -146,6 +149,42 @@ def differing_rows(wh, left: str, right: str, where: str = "true") -> int:
         f"select count(*) from ((select * from {left} where {where} except all select * from {right} where {where})"
         f" union all (select * from {right} where {where} except all select * from {left} where {where})) as diff"
     )
+
+
+def snapshot(wh, relations: Mapping[str, str], schema: str) -> None:
+    """Copy each relation aside as `schema`.<name>, to compare with what a later run builds."""
+    wh.query(f"drop schema if exists {schema} cascade")
+    wh.query(f"create schema {schema}")
+    for name, relation in relations.items():
+        wh.query(f"create table {schema}.{name} as select * from {relation}")
+
+
+def assert_equal_to_snapshot(wh, relations: Mapping[str, str], schema: str, what: str) -> None:
+    """Row for row (as multisets), each relation equals its copy in `schema`; an empty copy proves nothing."""
+    for name, relation in relations.items():
+        kept = f"{schema}.{name}"
+        assert wh.scalar(f"select count(*) from {kept}") > 0, f"{name} is empty"
+        differing = differing_rows(wh, kept, relation)
+        assert differing == 0, f"{name}: {differing} rows differ between {what}"
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def assert_pipedrive_raw_rows_reconcile(wh, staging_schema: str, tables: Iterable[str] | None = None) -> None:
+    """Per raw Pipedrive table: raw rows = rows staged (each stands for source_rows_count raw rows) + rows rejected."""
+    staging = {table.name: table.staging_model for table in source_tables("pipedrive")}
+    for table in tables or staging:
+        raw = wh.scalar(f"select count(*) from raw_pipedrive.{table}")
+        staged = wh.scalar(f"select coalesce(sum(source_rows_count), 0) from {staging_schema}.{staging[table]}")
+        rejected = wh.scalar(
+            f"select count(*) from {staging_schema}.stg_pipedrive__rejects where source_table = %s", (table,)
+        )
+        assert raw == staged + rejected, f"{table}: raw {raw} != staged {staged} + rejected {rejected}"
 
 
 def checksum(wh, relation: str) -> tuple[int, str]:

@@ -26,6 +26,7 @@ from dagster import (
     build_run_status_sensor_context,
     instance_for_test,
 )
+from dbt_helpers import differing_rows
 
 from orchestration.dagster.partitions import range_tags
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
@@ -187,12 +188,9 @@ def test_one_partition_builds_exactly_its_window(landed, wh, defs, instance, mod
         table, before, ref = relation(node, "dev"), relation(node, "dev", "_before"), relation(node, "ref")
         days = {str(d) for (d,) in wh.query(f"select distinct date_day from {table} where date_day > %s", (BEFORE,))}
         assert days <= {ONE_DAY}, f"{name} has rows outside the partition: {sorted(days)}"
-        unchanged = f"select * from {table} where date_day <= '{BEFORE}'"
-        assert wh.scalar(f"select count(*) from ({unchanged} except all select * from {before}) d") == 0
-        assert wh.scalar(f"select count(*) from (select * from {before} except all {unchanged}) d") == 0
-        window = f"select * from {{}} where date_day = '{ONE_DAY}'"
-        assert wh.scalar(f"select count(*) from ({window.format(table)} except all {window.format(ref)}) d") == 0
-        assert wh.scalar(f"select count(*) from ({window.format(ref)} except all {window.format(table)}) d") == 0
+        unchanged = f"(select * from {table} where date_day <= '{BEFORE}') as kept"
+        assert differing_rows(wh, unchanged, before) == 0, f"{name} changed before the day"
+        assert differing_rows(wh, table, ref, f"date_day = '{ONE_DAY}'") == 0, f"{name} differs on the day"
         wh.query(f"drop table {before}")
     metadata = {m.asset_key.path[-1]: m.metadata for m in _materializations(result)}
     for name in models:
@@ -213,8 +211,7 @@ def test_ten_day_backfill_is_one_dbt_invocation_equal_to_a_full_refresh(landed, 
     assert len(materialized) == 10 * len(models)
     for name, node in models.items():
         dev, ref = relation(node, "dev"), relation(node, "ref")
-        assert wh.scalar(f"select count(*) from (select * from {dev} except all select * from {ref}) d") == 0, name
-        assert wh.scalar(f"select count(*) from (select * from {ref} except all select * from {dev}) d") == 0, name
+        assert differing_rows(wh, dev, ref) == 0, name
         assert wh.scalar(f"select count(*) from {dev}") > 0, name
 
 
@@ -225,8 +222,7 @@ def test_backfill_of_an_earlier_range_passes_its_checks(landed, wh, defs, instan
     _run(defs, instance, _keys(models), tags=range_tags("2024-11-02", "2024-11-06"))
     for name, node in models.items():
         dev, ref = relation(node, "dev"), relation(node, "ref")
-        assert wh.scalar(f"select count(*) from (select * from {dev} except all select * from {ref}) d") == 0, name
-        assert wh.scalar(f"select count(*) from (select * from {ref} except all select * from {dev}) d") == 0, name
+        assert differing_rows(wh, dev, ref) == 0, name
 
 
 def test_full_refresh_job_rebuilds_history_up_to_its_partition(landed, wh, defs, instance, models) -> None:
@@ -241,8 +237,7 @@ def test_full_refresh_job_rebuilds_history_up_to_its_partition(landed, wh, defs,
     assert len(commands) == 1 and "--full-refresh" in commands[0], commands
     for name, node in models.items():
         dev, ref = relation(node, "dev"), relation(node, "ref")
-        assert wh.scalar(f"select count(*) from (select * from {dev} except all select * from {ref}) d") == 0, name
-        assert wh.scalar(f"select count(*) from (select * from {ref} except all select * from {dev}) d") == 0, name
+        assert differing_rows(wh, dev, ref) == 0, name
 
 
 def _gx_check(defs: Any, instance: DagsterInstance, tags: dict[str, str]) -> Any:

@@ -18,7 +18,6 @@ and a subprocess per run would re-parse the whole project each time.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import defaultdict
 from datetime import date, timedelta
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbt_helpers import InProcessDbt, checksum
+from dbt_helpers import InProcessDbt, assert_equal_to_snapshot, checksum, snapshot, write_csv
 
 from orchestration.core.contracts import source_tables
 from orchestration.ingest.generators import field_crm as generator
@@ -77,22 +76,12 @@ def rel(model: str) -> str:
     return f"{SCHEMA}_{layer}.{model}"
 
 
-def snapshot(wh) -> None:
-    wh.query("create schema if not exists fc_snapshot")
-    for model in INCREMENTAL:
-        wh.query(f"drop table if exists fc_snapshot.{model}")
-        wh.query(f"create table fc_snapshot.{model} as select * from {rel(model)}")
-
-
-def assert_snapshot_equals(wh) -> None:
-    for model in INCREMENTAL:
-        kept, built = f"fc_snapshot.{model}", rel(model)
-        assert wh.scalar(f"select count(*) from {kept}") > 0, f"{model} is empty"
-        differing = wh.scalar(
-            f"select count(*) from ((select * from {kept} except all select * from {built})"
-            f" union all (select * from {built} except all select * from {kept})) as diff"
-        )
-        assert differing == 0, f"{model}: {differing} rows differ between incremental runs and a full refresh"
+def assert_full_refresh_changes_nothing(wh, dbt: FieldCrmDbt, source_dt: date) -> None:
+    """Every incremental table, as the runs so far built it, equals its full refresh at `source_dt`."""
+    relations = {model: rel(model) for model in INCREMENTAL}
+    snapshot(wh, relations, "fc_snapshot")
+    dbt.incremental(source_dt, full_refresh=True)
+    assert_equal_to_snapshot(wh, relations, "fc_snapshot", "incremental runs and a full refresh")
 
 
 @pytest.fixture(scope="module")
@@ -289,9 +278,7 @@ def replayed(dbt, wh) -> FieldCrmDbt:
 
 
 def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:
-    snapshot(wh)
-    replayed.incremental(D7, full_refresh=True)
-    assert_snapshot_equals(wh)
+    assert_full_refresh_changes_nothing(wh, replayed, D7)
     days = {d for (d,) in wh.query(f"select metric_date from {rel('metrics_daily')}")}
     assert set(DAYS) <= days and D0 in days and max(days) == D7
     months = {m for (m,) in wh.query(f"select funnel_month from {rel('lead_funnel_monthly')}")}
@@ -314,13 +301,10 @@ def test_late_messy_lead_is_an_exception_and_lands_in_the_next_window(replayed, 
     late.mkdir()
     leads = next(t for t in source_tables("field_crm") if t.name == "leads")
     late_day = D7 - timedelta(days=1)
-    with (late / "leads__late.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(leads.columns)
-        writer.writerow([
+    write_csv(late / "leads__late.csv", leads.columns, [[
             "L9999999", "Q-999999", late_day.strftime("%m/%d/%Y"), " On Hold ", "Carrier Pigeon", "Atlantis Harbour",
             "Zed Newhire", "Test Person", " Test.Person@Example.com ", "+44 20 5550100", "London", "", "", "Yes",
-        ])  # fmt: skip
+    ]])  # fmt: skip
     wh.load(late, "field_crm")
     replayed.build_all(D7)
     exceptions = set(wh.query(f"select exception_type, subject from {rel('field_service_exceptions')}"))
@@ -335,9 +319,7 @@ def test_late_messy_lead_is_an_exception_and_lands_in_the_next_window(replayed, 
         (late_day,),
     )
     assert created == 1, "the late lead is not in the daily funnel after the next run"
-    snapshot(wh)
-    replayed.incremental(D7, full_refresh=True)
-    assert_snapshot_equals(wh)
+    assert_full_refresh_changes_nothing(wh, replayed, D7)
     reconciled = wh.query(
         f"select raw_rows, staged_rows from {rel('stg_field_crm__file_reconciliation')}"
         " where _source_file = 'leads__late.csv'"

@@ -25,13 +25,12 @@ after incremental-only runs over tables built at an earlier source_dt.
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_helpers import InProcessDbt
+from dbt_helpers import InProcessDbt, assert_equal_to_snapshot, snapshot, write_csv
 
 from orchestration.core.contracts import source_tables
 
@@ -92,10 +91,7 @@ OTHER_FILES = {
 def write_export(directory: Path) -> Path:
     rows = {"leads": LEADS, "booked_opportunities": BOOKINGS, "jobs": JOBS, **OTHER_FILES}
     for table in source_tables("field_crm"):
-        with (directory / f"{table.name}.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(table.columns)
-            writer.writerows(rows[table.name])
+        write_csv(directory / f"{table.name}.csv", table.columns, rows[table.name])
     return directory
 
 
@@ -151,17 +147,10 @@ def test_funnel_reconcile_holds_after_the_daily_runs(dbt, wh, monkeypatch) -> No
 
 
 def test_incremental_runs_equal_a_full_refresh_with_every_dbt_test_passing(dbt, wh) -> None:
-    wh.query("drop schema if exists kfs_snapshot cascade")
-    wh.query("create schema kfs_snapshot")
-    for model in INCREMENTAL:
-        wh.query(f"create table kfs_snapshot.{model} as select * from {mart(model)}")
+    relations = {model: mart(model) for model in INCREMENTAL}
+    snapshot(wh, relations, "kfs_snapshot")
     dbt.build(SOURCE_DT, full_refresh=True, tests=True)  # contracts, unique keys, unit tests
-    for model in INCREMENTAL:
-        differing = wh.scalar(
-            f"select count(*) from ((select * from kfs_snapshot.{model} except all select * from {mart(model)})"
-            f" union all (select * from {mart(model)} except all select * from kfs_snapshot.{model})) as diff"
-        )
-        assert differing == 0, f"{model}: incremental runs differ from a full refresh"
+    assert_equal_to_snapshot(wh, relations, "kfs_snapshot", "incremental runs and a full refresh")
 
 
 # --- point 4: flow ratio named for what it is, cohort conversion next to it ----------------------------------

@@ -19,7 +19,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dbt_helpers import PIPEDRIVE_INCREMENTAL, PipedriveDbt
+from dbt_helpers import (
+    PIPEDRIVE_INCREMENTAL,
+    PipedriveDbt,
+    assert_equal_to_snapshot,
+    checksum,
+    snapshot,
+    write_csv,
+)
 
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
@@ -36,45 +43,17 @@ def relation(model: str, schema: str = SCHEMA) -> str:
     return f"{schema}_{INCREMENTAL[model]}.{model}"
 
 
-def snapshot(wh) -> None:
-    """Copy every incremental table as it is now (built incrementally) aside."""
-    wh.query("create schema if not exists snapshot")
-    for model in INCREMENTAL:
-        wh.query(f"drop table if exists snapshot.{model}")
-        wh.query(f"create table snapshot.{model} as select * from {relation(model)}")
-
-
-def assert_snapshot_equals_full_refresh(wh) -> None:
-    """Row for row (as multisets), every incremental table as snapshotted equals its full refresh now."""
-    for model in INCREMENTAL:
-        built, kept = relation(model), f"snapshot.{model}"
-        assert wh.scalar(f"select count(*) from {kept}") > 0, f"{model} is empty"
-        differing = wh.scalar(
-            f"select count(*) from ((select * from {kept} except all select * from {built})"
-            f" union all (select * from {built} except all select * from {kept})) as diff"
-        )
-        assert differing == 0, f"{model}: {differing} rows differ between incremental runs and a full refresh"
+def assert_full_refresh_changes_nothing(wh, dbt: PipedriveDbt, source_dt: date) -> None:
+    """Every incremental table, as the runs so far built it, equals its full refresh at `source_dt`."""
+    relations = {model: relation(model) for model in INCREMENTAL}
+    snapshot(wh, relations, "snapshot")
+    dbt.full_refresh(source_dt)
+    assert_equal_to_snapshot(wh, relations, "snapshot", "incremental runs and a full refresh")
 
 
 def incremental_then_full_refresh(wh, dbt: PipedriveDbt, source_dt: date) -> None:
     dbt.incremental(source_dt)
-    snapshot(wh)
-    dbt.full_refresh(source_dt)
-    assert_snapshot_equals_full_refresh(wh)
-
-
-def checksum(wh, model: str) -> tuple[int, str]:
-    rows = wh.query(
-        f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation(model)} as t"
-    )
-    return rows[0]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    assert_full_refresh_changes_nothing(wh, dbt, source_dt)
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +75,7 @@ def replayed(wh, export, tmp_path_factory) -> PipedriveDbt:
 
 
 def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:
-    snapshot(wh)
-    replayed.full_refresh(D10)
-    assert_snapshot_equals_full_refresh(wh)
+    assert_full_refresh_changes_nothing(wh, replayed, D10)
     # The replayed days are really covered: every day of the replay window has stage entries.
     days = {row[0] for row in wh.query(f"select date_day from {relation('int_deal_stats_daily')}")}
     assert set(DAYS) <= days
@@ -108,9 +85,9 @@ def test_incremental_replay_equals_full_refresh(replayed, wh) -> None:
 
 def test_rerun_changes_nothing(replayed, wh) -> None:
     replayed.incremental(D10)
-    before = {model: checksum(wh, model) for model in INCREMENTAL}
+    before = {model: checksum(wh, relation(model)) for model in INCREMENTAL}
     replayed.incremental(D10)
-    assert {model: checksum(wh, model) for model in INCREMENTAL} == before
+    assert {model: checksum(wh, relation(model)) for model in INCREMENTAL} == before
 
 
 def test_late_row_inside_the_next_window_is_picked_up(replayed, wh, tmp_path) -> None:
@@ -182,9 +159,7 @@ def test_backfill_of_past_days_after_later_days_equals_a_full_refresh(replayed, 
         )
         == 2
     ), "the late day and the later built day both hold the deal"
-    snapshot(wh)
-    replayed.full_refresh(D11)
-    assert_snapshot_equals_full_refresh(wh)
+    assert_full_refresh_changes_nothing(wh, replayed, D11)
 
 
 def _falls_on(text: str, day: date) -> bool:

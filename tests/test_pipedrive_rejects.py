@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import csv
 from datetime import date
-from pathlib import Path
 
 import pytest
-from dbt_helpers import PIPEDRIVE_SEEDS
+from dbt_helpers import PIPEDRIVE_SEEDS, assert_pipedrive_raw_rows_reconcile, write_csv
 
-from orchestration.core.contracts import source_tables
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 SEEDS = " ".join(PIPEDRIVE_SEEDS)
-RAW_TO_STAGING = {table.name: table.staging_model for table in source_tables("pipedrive")}
 HEADERS = {
     "deal_changes": ["deal_id", "change_time", "changed_field_key", "new_value"],
     "activity": ["activity_id", "type", "assigned_to_user", "deal_id", "done", "due_to"],
@@ -64,13 +61,6 @@ BAD_ROWS: list[tuple[str, list[str], str | None]] = [
 ]
 
 
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 @pytest.fixture(scope="module")
 def built(wh, tmp_path_factory):
     export = tmp_path_factory.mktemp("pipedrive_bad")
@@ -82,12 +72,12 @@ def built(wh, tmp_path_factory):
     for table, header in HEADERS.items():
         rows = [row for name, row, _ in BAD_ROWS if name == table]
         rows += duplicates if table == "deal_changes" else []
-        _write(export / f"{table}__bad.csv", header, rows)
+        write_csv(export / f"{table}__bad.csv", header, rows)
     wh.load(export, "pipedrive")
     wh.dbt(
         "build",
         "--select",
-        f"{SEEDS} staging.pipedrive +funnel_step_exceptions assert_pipedrive_raw_rows_reconcile",
+        f"{SEEDS} staging.pipedrive +funnel_step_exceptions",
         "--exclude",
         "test_type:generic test_type:unit",
         "--indirect-selection",
@@ -99,13 +89,7 @@ def built(wh, tmp_path_factory):
 
 def test_raw_rows_equal_staged_plus_rejected(built) -> None:
     wh, _ = built
-    for raw_table, staging in RAW_TO_STAGING.items():
-        raw = wh.scalar(f"select count(*) from raw_pipedrive.{raw_table}")
-        staged = wh.scalar(f"select sum(source_rows_count) from dev_staging.{staging}")
-        rejected = wh.scalar(
-            "select count(*) from dev_staging.stg_pipedrive__rejects where source_table = %s", (raw_table,)
-        )
-        assert raw == staged + rejected, f"{raw_table}: raw {raw} != staged {staged} + rejected {rejected}"
+    assert_pipedrive_raw_rows_reconcile(wh, "dev_staging")
 
 
 def test_every_bad_row_is_rejected_with_its_reason(built) -> None:

@@ -22,7 +22,6 @@ dbt runs in-process with the project parsed once per schema (tests/dbt_helpers.p
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import tempfile
@@ -30,7 +29,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_helpers import PIPEDRIVE_INCREMENTAL, PipedriveDbt, checksum, differing_rows
+from dbt_helpers import (
+    PIPEDRIVE_INCREMENTAL,
+    PipedriveDbt,
+    assert_pipedrive_raw_rows_reconcile,
+    checksum,
+    differing_rows,
+    snapshot,
+    write_csv,
+)
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -144,17 +151,7 @@ class Harness:
             self.wh.load(folder, "pipedrive")
 
     def snapshot(self) -> None:
-        self.wh.query("create schema if not exists snap")
-        for model in PIPEDRIVE_INCREMENTAL:
-            self.wh.query(f"drop table if exists snap.{model}")
-            self.wh.query(f"create table snap.{model} as select * from {self.prop.relation(model)}")
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        snapshot(self.wh, {model: self.prop.relation(model) for model in PIPEDRIVE_INCREMENTAL}, "snap")
 
 
 def window(declared: tuple[str, str], source_dt: date, backfill: int) -> str:
@@ -244,13 +241,7 @@ def check_scenario(h: Harness, case: dict) -> None:
 
     # Raw = staged + rejected, per table; loader: every data line is a raw row or a reject.
     assert wh.query("select file_name from raw.load_ledger where data_lines <> rows_loaded + rows_rejected") == []
-    for table, model in (("deal_changes", "stg_pipedrive__deal_changes"), ("activity", "stg_pipedrive__activities")):
-        raw = wh.scalar(f"select count(*) from raw_pipedrive.{table}")
-        staged = wh.scalar(f"select coalesce(sum(source_rows_count), 0) from prop_staging.{model}")
-        rejected = wh.scalar(
-            "select count(*) from prop_staging.stg_pipedrive__rejects where source_table = %s", (table,)
-        )
-        assert raw == staged + rejected, f"{table}: raw {raw} != staged {staged} + rejected {rejected}"
+    assert_pipedrive_raw_rows_reconcile(wh, "prop_staging", ("deal_changes", "activity"))
     for relation, key in h.unique_keys.items():
         cols = ", ".join(key)
         dupes = wh.scalar(f"select count(*) from (select {cols} from {relation} group by {cols} having count(*) > 1) d")

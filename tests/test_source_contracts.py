@@ -15,12 +15,11 @@ import json
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from orchestration.core.contracts import SOURCES, contract_path, raw_schema
+from orchestration.core.contracts import RECONCILIATION_MODELS, SOURCES, raw_schema, source_declaration
 from orchestration.core.settings import DBT_PROJECT_DIR
 from orchestration.ingest.generators.field_crm import generate_field_crm
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
@@ -33,12 +32,6 @@ BASE_MODEL = {"pipedrive": "base_pipedrive__{}", "field_crm": "base_field_crm__{
 # Pipedrive's base models are named for what a row is, not for the file.
 PIPEDRIVE_BASE = {"activity": "activities"}
 END = date(2025, 6, 30)
-
-
-def _declared(source: str) -> dict[str, Any]:
-    document = yaml.safe_load(contract_path(source).read_text(encoding="utf-8"))
-    (declared,) = [s for s in document["sources"] if s["name"] == source]
-    return dict(declared)
 
 
 def _base_model(source: str, table: str) -> str:
@@ -61,7 +54,7 @@ def built(wh, tmp_path_factory):
 
 @pytest.mark.parametrize("source", list(SOURCES))
 def test_loader_reads_the_yaml_contract(source: str) -> None:
-    declared = _declared(source)
+    declared = source_declaration(source)
     yaml_tables = [
         (t["name"], tuple(c["name"] for c in t["columns"] if not c["name"].startswith("_"))) for t in declared["tables"]
     ]
@@ -75,7 +68,7 @@ def test_loader_reads_the_yaml_contract(source: str) -> None:
 @pytest.mark.parametrize("source", list(SOURCES))
 def test_raw_tables_hold_the_contract_columns(built, source: str) -> None:
     wh, _ = built
-    loader = [c["name"] for c in _declared(source)["config"]["meta"]["loader_columns"]]
+    loader = [c["name"] for c in source_declaration(source)["config"]["meta"]["loader_columns"]]
     for table in SOURCES[source]:
         landed = [
             r[0]
@@ -104,6 +97,17 @@ def test_contract_meta_is_well_formed(built, source: str) -> None:
         assert contract["dedupe"] in DEDUPE, table.name
         assert contract["key"] and set(contract["key"]) <= set(table.columns), table.name
         assert contract.get("event_date", table.columns[0]) in table.columns, table.name
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_the_reconciliation_model_counts_every_contract_table(built, source: str) -> None:
+    """The model `funnel reconcile` reads (source meta `reconciliation`) counts every raw table of the contract."""
+    wh, manifest = built
+    node = manifest["nodes"][f"model.funnel.{RECONCILIATION_MODELS[source]}"]
+    counted = {n.rsplit(".", 1)[1] for n in node["depends_on"]["nodes"] if n.startswith(f"source.funnel.{source}.")}
+    assert counted == {table.name for table in SOURCES[source]}
+    reconciled = wh.query(f"select distinct source_table, is_reconciled from {node['schema']}.{node['name']}")
+    assert sorted(reconciled) == sorted((table.name, True) for table in SOURCES[source])
 
 
 @pytest.mark.parametrize("source", list(SOURCES))

@@ -8,6 +8,7 @@ from there, and so do the staging macros (through dbt's graph), so the two canno
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,17 @@ def _is_loader_column(name: str) -> bool:
     return name.startswith("_")
 
 
-def read_contract(source: str) -> tuple[Table, ...]:
-    """The tables of one source's YAML contract, their data columns in file order (lineage columns left out)."""
+@cache
+def source_declaration(source: str) -> dict[str, Any]:
+    """The source's entry in its sources YAML, as written."""
     document = yaml.safe_load(contract_path(source).read_text(encoding="utf-8"))
     (declared,) = [s for s in document["sources"] if s["name"] == source]
+    return dict(declared)
+
+
+def read_contract(source: str) -> tuple[Table, ...]:
+    """The tables of one source's YAML contract, their data columns in file order (lineage columns left out)."""
+    declared = source_declaration(source)
     tables = []
     for table in declared["tables"]:
         columns = [c for c in table["columns"] if not _is_loader_column(c["name"])]
@@ -67,6 +75,10 @@ def read_contract(source: str) -> tuple[Table, ...]:
 
 
 SOURCES: dict[str, tuple[Table, ...]] = {source: read_contract(source) for source in LOADED_SOURCES}
+# Per source, the staging model that proves raw = staged + duplicates + rejected (source meta `reconciliation`).
+RECONCILIATION_MODELS: dict[str, str] = {
+    source: str(source_declaration(source)["config"]["meta"]["reconciliation"]) for source in LOADED_SOURCES
+}
 
 
 def source_tables(source: str) -> tuple[Table, ...]:

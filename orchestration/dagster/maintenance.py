@@ -55,19 +55,19 @@ def maintenance_schedules(status: DefaultScheduleStatus) -> list[ScheduleDefinit
     zone = business_timezone()
     return [
         ScheduleDefinition(
-            name="privacy_purge_schedule",
-            job=privacy_purge_job,
-            cron_schedule="0 4 * * *",
+            name=job.name.removesuffix("_job") + "_schedule",
+            job=job,
+            cron_schedule=cron,
             execution_timezone=zone,
             default_status=status,
-            description="04:00 every day: purge what passed its retention date.",
-        ),
-        ScheduleDefinition(
-            name="reconcile_schedule",
-            job=reconcile_job,
-            cron_schedule="0 5 * * *",
-            execution_timezone=zone,
-            default_status=status,
-            description="05:00 every day: reconcile raw, staging and every incremental model for yesterday.",
-        ),
+            description=description,
+        )
+        for job, cron, description in (
+            (privacy_purge_job, "0 4 * * *", "04:00 every day: purge what passed its retention date."),
+            (
+                reconcile_job,
+                "0 5 * * *",
+                "05:00 every day: reconcile raw, staging and every incremental model for yesterday.",
+            ),
+        )
     ]

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from orchestration.core import warehouse
-from orchestration.core.contracts import source_tables
+from orchestration.core.contracts import LOADED_SOURCES, RECONCILIATION_MODELS, raw_schema, source_tables
 from orchestration.core.dbt import dbt_vars
 from orchestration.core.errors import FunnelError
 from orchestration.core.manifest import (
@@ -104,44 +104,20 @@ def _reject_reasons(db: psycopg.Connection, rejects: dict) -> dict[str, dict[str
     return by_reason
 
 
-def _pipedrive_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
-    rejects = models.get("stg_pipedrive__rejects")
-    if not _table_exists(db, "raw_pipedrive", "deal_changes"):
-        report.notes.append("pipedrive: nothing loaded (no raw_pipedrive tables)")
-        return
-    if rejects is None or not relation_exists(db, rejects):
-        report.notes.append("pipedrive: staging models not built; run `funnel build` first")
-        report.tables.append(TableCount("pipedrive", "(staging not built)", 1, 0, 0, 0))
-        return
-    by_reason = _reject_reasons(db, rejects)
-    # Pipedrive's staged rows carry source_rows_count: the raw rows each one stands for (exact copies collapsed).
-    for table, model in ((t.name, t.staging_model) for t in source_tables("pipedrive")):
-        if not _table_exists(db, "raw_pipedrive", table):
-            continue
-        raw = warehouse.one_row(db, sql.SQL("select count(*) from {}").format(sql.Identifier("raw_pipedrive", table)))
-        staged, represented = warehouse.one_row(
-            db,
-            sql.SQL("select count(*), coalesce(sum(source_rows_count), 0) from {}").format(relation_of(models[model])),
-        )
-        reasons = by_reason.get(table, {})
-        report.tables.append(
-            TableCount("pipedrive", table, raw[0], staged, int(represented) - staged, sum(reasons.values()), reasons)
-        )
-
-
-def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: Report) -> None:
-    reconciliation = models.get("stg_field_crm__file_reconciliation")
-    rejects = models.get("stg_field_crm__rejects")
-    if not _table_exists(db, "raw_field_crm", "leads"):
-        report.notes.append("field_crm: nothing loaded (no raw_field_crm tables)")
+def _source_counts(db: psycopg.Connection, source: str, models: dict[str, dict], report: Report) -> None:
+    """Raw, staged, duplicate and rejected rows per raw table of `source`, from its reconciliation model."""
+    reconciliation = models.get(RECONCILIATION_MODELS[source])
+    rejects = models.get(f"stg_{source}__rejects")
+    if not any(_table_exists(db, raw_schema(source), t.name) for t in source_tables(source)):
+        report.notes.append(f"{source}: nothing loaded (no {raw_schema(source)} tables)")
         return
     if (
         reconciliation is None
         or rejects is None
         or not (relation_exists(db, reconciliation) and relation_exists(db, rejects))
     ):
-        report.notes.append("field_crm: staging models not built; run `funnel build` first")
-        report.tables.append(TableCount("field_crm", "(staging not built)", 1, 0, 0, 0))
+        report.notes.append(f"{source}: staging models not built; run `funnel build` first")
+        report.tables.append(TableCount(source, "(staging not built)", 1, 0, 0, 0))
         return
     by_reason = _reject_reasons(db, rejects)
     for table, raw, staged, duplicates, rejected in db.execute(
@@ -151,10 +127,10 @@ def _field_crm_counts(db: psycopg.Connection, models: dict[str, dict], report: R
         ).format(relation_of(reconciliation))
     ).fetchall():
         reasons = by_reason.get(table, {})
-        count = TableCount("field_crm", table, int(raw), int(staged), int(duplicates), int(rejected), reasons)
+        count = TableCount(source, table, int(raw), int(staged), int(duplicates), int(rejected), reasons)
         if sum(reasons.values()) != count.rejected_rows:  # the two reject views must agree
             count.raw_rows = -1
-            report.notes.append(f"field_crm.{table}: rejects by reason ({sum(reasons.values())}) != {rejected}")
+            report.notes.append(f"{source}.{table}: rejects by reason ({sum(reasons.values())}) != {rejected}")
         report.tables.append(count)
 
 
@@ -218,8 +194,8 @@ def reconcile(
     report = Report(variables)
     live_models = model_nodes(project_manifest(variables, conn, target))
     with warehouse.connect(conn, autocommit=True) as db:
-        _pipedrive_counts(db, live_models, report)
-        _field_crm_counts(db, live_models, report)
+        for source in LOADED_SOURCES:
+            _source_counts(db, source, live_models, report)
         incremental = {}
         for name, node in sorted(live_models.items()):
             if node["config"].get("materialized") != "incremental":

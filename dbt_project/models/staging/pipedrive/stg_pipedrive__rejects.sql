@@ -1,7 +1,6 @@
 {#-
   Every raw Pipedrive row that cannot be typed, with the reason and its raw values. Per raw table:
-  raw rows = sum(source_rows_count) of the staging model + rejected rows (tested in
-  tests/pipedrive/assert_pipedrive_raw_rows_reconcile.sql).
+  raw rows = sum(source_rows_count) of the staging model + rejected rows (stg_pipedrive__table_reconciliation).
 -#}
 {%- set tables = [
     ('deal_changes', 'base_pipedrive__deal_changes'),
