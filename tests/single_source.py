@@ -11,13 +11,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from conftest import Warehouse
+import pytest
+from conftest import Warehouse, make_warehouse
+
+from orchestration.core.settings import Connection
 
 SOURCE_DT = date(2025, 3, 31)
 PARTITION = "2025-03-31"
+
+
+def scenario(
+    server: Connection, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[tuple[Warehouse, dict[str, str], Path]]:
+    """A scenario's own database, a folder for its files and a user's shell (user_env) pointed at both."""
+    for wh in make_warehouse(server, f"single_{name}"):
+        tmp = tmp_path_factory.mktemp(name)
+        yield wh, user_env(wh, tmp), tmp
 
 
 def user_env(wh: Warehouse, tmp: Path) -> dict[str, str]:

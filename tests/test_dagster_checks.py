@@ -43,7 +43,7 @@ def test_cross_model_tests_are_checks_where_they_belong(run) -> None:
     for name in (
         "relationships_lead_funnel_daily_branch_key__branch_key__ref_dim_branches_",  # fact -> dimension
         "source_not_null_pipedrive_deal_changes__loaded_at",  # on the raw asset
-        "accepted_values_stg_pipedrive__table_reconciliation_is_reconciled__True",  # raw = staged + rejected
+        "accepted_values_stg_pipedrive__file_reconciliation_is_reconciled__True",  # raw = staged + duplicate + rejected
         "assert_field_crm_daily_sales_match_jobs",
     ):
         assert names[name] == 1, (name, names[name])

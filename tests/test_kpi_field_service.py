@@ -40,28 +40,26 @@ SCHEMA = "kfs"
 INCREMENTAL = ("lead_funnel_daily", "lead_funnel_monthly", "metrics_daily", "sales_performance_monthly")
 PERSON = ("Anna Schmidt", "Berlin Mitte")
 
+
+def _lead(n: int, created_at: str, status: str, customer_name: str) -> list[str]:
+    """A raw lead row of PERSON's branch from Google Ads: lead L<n>, quote Q<n>, customer l<n>@example.com."""
+    return [f"L{n}", f"Q{n}", created_at, status, "Google Ads", PERSON[1], PERSON[0], customer_name,
+            f"l{n}@example.com", f"030 111111{n}", "Berlin", "Hamburg", "EU-DE", "yes"]  # fmt: skip
+
+
+# lead_id, quote_number, created_at, status, lead_source, branch, sales_person, customer_name, customer_email,
+# customer_phone, origin_city, destination_city, region, gdpr_consent
 LEADS = [
-    # lead_id, quote_number, created_at, status, lead_source, branch, sales_person, customer_name, customer_email,
-    # customer_phone, origin_city, destination_city, region, gdpr_consent
-    ["L9", "Q9", "2025-04-15 09:00:00", "booked", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Ida Nine",
-     "l9@example.com", "030 1111119", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L1", "Q1", "2025-05-05 09:00:00", "booked", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Al One",
-     "l1@example.com", "030 1111111", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L2", "Q2", "2025-05-10 09:00:00", "booked", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Bo Two",
-     "l2@example.com", "030 1111112", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L3", "Q3", "2025-05-20 09:00:00", "contacted", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Cy Three",
-     "l3@example.com", "030 1111113", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L4", "Q4", "2025-05-28 09:00:00", "new", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Di Four",
-     "l4@example.com", "030 1111114", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L5", "Q5", "2025-06-02 09:00:00", "booked", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Ed Five",
-     "l5@example.com", "030 1111115", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L6", "Q6", "2025-06-25 09:00:00", "booked", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Flo Six",
-     "l6@example.com", "030 1111116", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L7", "Q7", "2025-07-01 09:00:00", "quoted", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Gus Seven",
-     "l7@example.com", "030 1111117", "Berlin", "Hamburg", "EU-DE", "yes"],
-    ["L8", "Q8", "2025-07-28 09:00:00", "new", "Google Ads", "Berlin Mitte", "Anna Schmidt", "Hal Eight",
-     "l8@example.com", "030 1111118", "Berlin", "Hamburg", "EU-DE", "yes"],
-]  # fmt: skip
+    _lead(9, "2025-04-15 09:00:00", "booked", "Ida Nine"),
+    _lead(1, "2025-05-05 09:00:00", "booked", "Al One"),
+    _lead(2, "2025-05-10 09:00:00", "booked", "Bo Two"),
+    _lead(3, "2025-05-20 09:00:00", "contacted", "Cy Three"),
+    _lead(4, "2025-05-28 09:00:00", "new", "Di Four"),
+    _lead(5, "2025-06-02 09:00:00", "booked", "Ed Five"),
+    _lead(6, "2025-06-25 09:00:00", "booked", "Flo Six"),
+    _lead(7, "2025-07-01 09:00:00", "quoted", "Gus Seven"),
+    _lead(8, "2025-07-28 09:00:00", "new", "Hal Eight"),
+]
 BOOKINGS = [
     # opportunity_id, quote_number, booked_at, estimated_amount, sales_person, branch, lead_source, customer_email
     ["B9", "Q9", "2025-06-12T10:00:00", "$1,500.00", *PERSON, "Google Ads", "l9@example.com"],

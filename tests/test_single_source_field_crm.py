@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import make_warehouse
 from dagster_helpers import dagster_daily
-from single_source import PARTITION, SOURCE_DT, failures, funnel, ok, schemas, user_env
+from single_source import PARTITION, SOURCE_DT, failures, funnel, ok, scenario, schemas
 
 from orchestration.core.settings import Connection
 from orchestration.ingest.generators.field_crm import generate_field_crm
@@ -15,9 +14,7 @@ from orchestration.ingest.generators.field_crm import generate_field_crm
 
 @pytest.fixture(scope="module")
 def field_crm_only(server: Connection, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    for wh in make_warehouse(server, "single_field_crm"):
-        tmp = tmp_path_factory.mktemp("field_crm")
-        env = user_env(wh, tmp)
+    for wh, env, tmp in scenario(server, tmp_path_factory, "field_crm"):
         generate_field_crm(tmp / "export", leads=800, seed=7, end=SOURCE_DT, days=240)
         ok(funnel(env, "load", str(tmp / "export"), "--source", "field_crm"))
         yield wh, env, ok(funnel(env, "build", "--full-refresh", "--source-dt", PARTITION))

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import make_warehouse
-from single_source import PARTITION, SOURCE_DT, failures, funnel, ok, schemas, user_env
+from single_source import PARTITION, SOURCE_DT, failures, funnel, ok, scenario, schemas
 from test_pipedrive_funnel import expected_funnel
 
 from orchestration.core.settings import Connection
@@ -18,9 +17,7 @@ from orchestration.ingest.generators.pipedrive import generate_pipedrive
 @pytest.fixture(scope="module")
 def generated(server: Connection, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A generated Pipedrive export, loaded and built alone; field_crm comes later."""
-    for wh in make_warehouse(server, "single_generated"):
-        tmp = tmp_path_factory.mktemp("generated")
-        env = user_env(wh, tmp)
+    for wh, env, tmp in scenario(server, tmp_path_factory, "generated"):
         generate_pipedrive(tmp / "pipedrive", deals=400, seed=5, end=SOURCE_DT, days=240)
         generate_field_crm(tmp / "field_crm", leads=600, seed=5, end=SOURCE_DT, days=240)
         empty = funnel(env, "build")

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_warehouse
 from dagster_helpers import dagster_daily
-from single_source import PARTITION, SOURCE_DT, failures, funnel, ok, schemas, user_env
+from single_source import PARTITION, SOURCE_DT, failures, funnel, ok, scenario, schemas
 from test_pipedrive_funnel import expected_funnel
 
 from orchestration.core.settings import Connection
@@ -18,9 +17,7 @@ from orchestration.core.settings import Connection
 @pytest.fixture(scope="module")
 def pipedrive_real(server: Connection, shared_export: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """`funnel up --data <real export> --source pipedrive` into an empty warehouse."""
-    for wh in make_warehouse(server, "single_pipedrive_real"):
-        tmp = tmp_path_factory.mktemp("pipedrive_real")
-        env = user_env(wh, tmp)
+    for wh, env, _tmp in scenario(server, tmp_path_factory, "pipedrive_real"):
         up = funnel(env, "up", "--data", str(shared_export), "--source", "pipedrive", "--source-dt", PARTITION)
         yield wh, env, ok(up)
 

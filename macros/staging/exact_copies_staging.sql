@@ -1,11 +1,12 @@
 {#-
-  The staging design of a source whose contract says `dedupe: exact_copies` (Pipedrive), written once:
-    base model     every raw row, cleaned and typed as the source's YAML contract says, with the reason it cannot
-                   be typed (reject_reason, null when it can): typed_with_reject_reason;
-    staging model  the rows that could be typed, exact copies collapsed into one row that keeps the count and
-                   the lineage of the first copy: collapsed_exact_copies.
-  Every distinct row is kept (no version of a key supersedes another). The graph is empty while dbt parses, so
-  the dependencies are the arguments; parsing renders a placeholder.
+  The base model of a source whose contract says `dedupe: exact_copies` (Pipedrive): every raw row, cleaned and
+  typed as the source's YAML contract says, with its disposition (macros/staging/dispositions.sql):
+    staged     the first copy (by load, file, line) of a row that can be typed;
+    duplicate  an exact copy of it (identical after trimming): 'exact duplicate of <file>:<line>';
+    rejected   a row that cannot be typed, with the reason.
+  Every distinct row is staged (no version of a key supersedes another); source_rows_count says how many raw rows
+  a staged row stands for. The graph is empty while dbt parses, so the dependencies are the arguments; parsing
+  renders a placeholder.
 -#}
 
 {#- Whether cleaned text can be typed as a contract type: a SQL predicate (none for text and e-mail, kept as text). -#}
@@ -44,7 +45,7 @@
   `suppressions`: source('privacy', 'suppressions') when the table has pii columns (blanked for a forgotten
     subject, matched on its email / phone columns).
 -#}
-{% macro typed_with_reject_reason(
+{% macro typed_with_disposition(
     relation, columns=none, derived={}, reason_order=none, checks={}, lookup=none, suppressions=none
 ) -%}
     {%- if not execute -%}
@@ -151,7 +152,7 @@ checked as materialized (
 
 ),
 
-final as (
+typed as (
 
     select
         {%- for name in outputs %}
@@ -170,34 +171,47 @@ final as (
         {{ loader_lineage() }}
     from checked
 
+),
+
+numbered as (
+
+    select
+        {%- for name in outputs + ['reject_reason', 'raw_values'] + lineage %}
+        {{ name }},
+        {%- endfor %}
+        row_number() over copies as copy_number,
+        count(*) over (copies rows between unbounded preceding and unbounded following) as copies_count,
+        first_value(_source_file || ':' || _source_line) over copies as first_copy
+    from typed
+    window copies as (
+        partition by reject_reason is null, {{ outputs | join(', ') }}
+        order by _load_id, _source_file, _source_line
+    )
+
+),
+
+final as (
+
+    select
+        {%- for name in outputs %}
+        {{ name }},
+        {%- endfor %}
+        case when reject_reason is null and copy_number = 1 then copies_count end as source_rows_count,
+        raw_values,
+        case
+            when reject_reason is not null then 'rejected'
+            when copy_number > 1 then 'duplicate'
+            else 'staged'
+        end as row_disposition,
+        case
+            when reject_reason is not null then reject_reason
+            when copy_number > 1 then 'exact duplicate of ' || first_copy
+        end as disposition_reason,
+        {{ loader_lineage() }}
+    from numbered
+
 )
 
 select * from final
     {%- endif -%}
-{%- endmacro %}
-
-{#-
-  The rows of a base model that could be typed (reject_reason null), exact copies collapsed: one row per distinct
-  combination of `columns`, with source_rows_count (where `columns` names it, else after them) and the lineage of
-  the first copy (by load, then line).
--#}
-{% macro collapsed_exact_copies(base_model, columns) -%}
-    {%- set grouped = columns | reject('equalto', 'source_rows_count') | list -%}
-    select
-        {%- for name in columns %}
-        {{ 'count(*) as source_rows_count' if name == 'source_rows_count' else name }},
-        {%- endfor %}
-        {%- if 'source_rows_count' not in columns %}
-        count(*) as source_rows_count,
-        {%- endif %}
-        (array_agg(_source_file order by _load_id, _source_line))[1] as _source_file,
-        (array_agg(_source_line order by _load_id, _source_line))[1] as _source_line,
-        min(_load_id) as _load_id,
-        min(_loaded_at) as _loaded_at
-    from {{ base_model }}
-    where reject_reason is null
-    group by
-        {%- for name in grouped %}
-        {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
 {%- endmacro %}

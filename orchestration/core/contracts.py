@@ -25,13 +25,20 @@ LOADED_SOURCES = ("pipedrive", "field_crm")
 class Table:
     name: str
     columns: tuple[str, ...]
-    # Per column: its contract meta (type, required, fold, staged_as, pii); table meta: key, event_date, dedupe.
+    # Per column: its contract meta (type, required, fold, staged_as, pii); table meta: staging, key, event_date,
+    # dedupe, lookup.
     column_meta: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def file_name(self) -> str:
         return f"{self.name}.csv"
+
+    @property
+    def dated_by(self) -> str | None:
+        """The raw column whose dates bound what a load of this table changes; None when any date may change
+        (a lookup, or a table without an event date)."""
+        return None if self.meta.get("lookup") else self.meta.get("event_date")
 
     @property
     def staging_model(self) -> str:

@@ -52,20 +52,6 @@ DBT_RUN_TAGS = {"funnel/warehouse": "dbt"}
 FULL_REFRESH_TAG = "funnel/full_refresh"
 INCREMENTAL = "config.materialized:incremental"
 
-# The column that dates each event row, per raw table; a change to a table without one (a lookup such as
-# stages or users) can touch any date, so it re-runs every partition.
-EVENT_DATE_COLUMNS: dict[tuple[str, str], str] = {
-    ("pipedrive", "deal_changes"): "change_time",
-    ("pipedrive", "activity"): "due_to",
-    ("field_crm", "leads"): "created_at",
-    ("field_crm", "bad_leads"): "flagged_at",
-    ("field_crm", "lost_leads"): "lost_at",
-    ("field_crm", "booked_opportunities"): "booked_at",
-    ("field_crm", "jobs"): "job_date",
-    ("field_crm", "user_performance"): "date",
-}
-
-
 # ---------------------------------------------------------------------------------------------- raw
 
 
@@ -86,9 +72,11 @@ class RawLoadConfig(Config):
     )
 
 
-def _touched_dates(db: psycopg.Connection, source: str, table: str, load_ids: list[int]) -> tuple[date, date] | None:
-    """First and last event date among rows of these loads (ISO and MM/DD/YYYY text), None if none parse."""
-    column = sql.Identifier(EVENT_DATE_COLUMNS[(source, table)])
+def _touched_dates(
+    db: psycopg.Connection, source: str, table: str, column_name: str, load_ids: list[int]
+) -> tuple[date, date] | None:
+    """First and last date in `column_name` among rows of these loads (ISO and MM/DD/YYYY text), None if none parse."""
+    column = sql.Identifier(column_name)
     query = sql.SQL(
         """
         with typed as (
@@ -113,6 +101,7 @@ def _landing_metadata(source: str, since_load_id: int) -> dict[str, dict[str, An
     from orchestration.core.warehouse import connect
 
     out: dict[str, dict[str, Any]] = {}
+    dated_columns = {table.name: table.dated_by for table in source_tables(source)}
     with connect() as db:
         loads = db.execute(
             "select table_name, load_id, rows_loaded from raw.load_ledger where source = %s and load_id > %s",
@@ -124,9 +113,10 @@ def _landing_metadata(source: str, since_load_id: int) -> dict[str, dict[str, An
         for table, items in by_table.items():
             rows = sum(r for _, r in items)
             info: dict[str, Any] = {"new_rows": rows, "touches_all_dates": False}
-            if rows and (source, table) in EVENT_DATE_COLUMNS:
+            dated_by = dated_columns.get(table)
+            if rows and dated_by:
                 try:
-                    span = _touched_dates(db, source, table, [i for i, _ in items])
+                    span = _touched_dates(db, source, table, dated_by, [i for i, _ in items])
                 except psycopg.Error:  # an impossible date such as 2024-02-30: be safe, re-run everything
                     db.rollback()
                     span = None

@@ -98,23 +98,25 @@ JOBS = [
 ]
 
 
-def _daily_schedule() -> ScheduleDefinition:
-    if PARTITIONED:
-        return build_schedule_from_partitioned_job(
-            dbt_daily_job,
-            name="dbt_daily_schedule",
-            description="Every day at 01:00 (business time zone): yesterday's partition.",
-            hour_of_day=1,
-            minute_of_hour=0,
-            default_status=automation_status(),
-        )  # type: ignore[return-value]
-    return ScheduleDefinition(
+# Yesterday's partition at 01:00; without partitions (no incremental model enabled) a plain daily run.
+dbt_daily_schedule = (
+    build_schedule_from_partitioned_job(
+        dbt_daily_job,
+        name="dbt_daily_schedule",
+        description="Every day at 01:00 (business time zone): yesterday's partition.",
+        hour_of_day=1,
+        minute_of_hour=0,
+        default_status=automation_status(),
+    )
+    if PARTITIONED
+    else ScheduleDefinition(
         name="dbt_daily_schedule",
         job=dbt_daily_job,
         cron_schedule="0 1 * * *",
         execution_timezone=business_timezone(),
         default_status=automation_status(),
     )
+)
 
 
 @schedule(
@@ -135,4 +137,4 @@ def dbt_weekly_replay_schedule(context: ScheduleEvaluationContext) -> Iterator[R
     )
 
 
-SCHEDULES = [_daily_schedule(), dbt_weekly_replay_schedule]
+SCHEDULES = [dbt_daily_schedule, dbt_weekly_replay_schedule]

@@ -1,32 +1,16 @@
 {#-
   Jobs: one row per job_id, typed and normalised; status mapped through the seed field_crm_statuses. BOOKED and
-  CLOSED jobs are revenue jobs (fct_jobs recognises the revenue of done ones only); cancelled jobs are kept and flagged. A revenue that could not be read is null,
-  its raw text in unreadable_revenue.
+  CLOSED jobs are revenue jobs (fct_jobs recognises the revenue of done ones only); cancelled jobs are kept and
+  flagged. A revenue that could not be read is null, its raw text in unreadable_revenue.
 -#}
 with
 
 jobs as (
 
-    select
-        job_id,
-        quote_number,
-        job_date,
-        status_folded,
-        revenue,
-        unreadable_revenue,
-        sales_person,
-        sales_person_name_key,
-        branch,
-        branch_name_key,
-        customer_email,
-        origin_city,
-        destination_city,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from {{ ref('base_field_crm__jobs') }}
-    where row_disposition = 'staged'
+    {{ staged_rows(ref('base_field_crm__jobs'), [
+        'job_id', 'quote_number', 'job_date', 'status_folded', 'revenue', 'unreadable_revenue', 'sales_person',
+        'sales_person_name_key', 'branch', 'branch_name_key', 'customer_email', 'origin_city', 'destination_city',
+    ]) }}
 
 ),
 
@@ -46,6 +30,7 @@ final as (
     select
         jobs.job_id,
         jobs.quote_number,
+        coalesce(statuses.status, 'UNKNOWN') as job_status,
         jobs.status_folded as job_status_raw,
         jobs.sales_person,
         jobs.sales_person_name_key,
@@ -56,41 +41,15 @@ final as (
         jobs.destination_city,
         jobs.revenue as revenue_amount,
         jobs.unreadable_revenue,
-        jobs.job_date,
-        jobs._source_file,
-        jobs._source_line,
-        jobs._load_id,
-        jobs._loaded_at,
-        coalesce(statuses.status, 'UNKNOWN') as job_status,
         statuses.status is not null as is_status_known,
         coalesce(statuses.counts_as_revenue, false) as is_revenue_job,
-        coalesce(statuses.status = 'CANCELLED', false) as is_cancelled
+        coalesce(statuses.status = 'CANCELLED', false) as is_cancelled,
+        jobs.job_date,
+        {{ loader_lineage('jobs') }}
     from jobs
     left join statuses
         on jobs.status_folded = statuses.raw_status
 
 )
 
-select
-    job_id,
-    quote_number,
-    job_status,
-    job_status_raw,
-    sales_person,
-    sales_person_name_key,
-    branch,
-    branch_name_key,
-    customer_email,
-    origin_city,
-    destination_city,
-    revenue_amount,
-    unreadable_revenue,
-    is_status_known,
-    is_revenue_job,
-    is_cancelled,
-    job_date,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

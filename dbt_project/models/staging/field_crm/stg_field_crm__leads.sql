@@ -3,32 +3,12 @@ with
 
 leads as (
 
-    select
-        lead_id,
-        quote_number,
-        created_at,
-        created_date,
-        status_folded,
-        lead_source,
-        lead_source_name_key,
-        branch,
-        branch_name_key,
-        sales_person,
-        sales_person_name_key,
-        customer_name,
-        customer_email,
-        customer_phone,
-        origin_city,
-        destination_city,
-        region_code,
-        region_name_key,
-        gdpr_consent,
-        _source_file,
-        _source_line,
-        _load_id,
-        _loaded_at
-    from {{ ref('base_field_crm__leads') }}
-    where row_disposition = 'staged'
+    {{ staged_rows(ref('base_field_crm__leads'), [
+        'lead_id', 'quote_number', 'created_at', 'created_date', 'status_folded', 'lead_source',
+        'lead_source_name_key', 'branch', 'branch_name_key', 'sales_person', 'sales_person_name_key', 'customer_name',
+        'customer_email', 'customer_phone', 'origin_city', 'destination_city', 'region_code', 'region_name_key',
+        'gdpr_consent',
+    ]) }}
 
 ),
 
@@ -48,7 +28,9 @@ final as (
     select
         leads.lead_id,
         leads.quote_number,
+        coalesce(statuses.status, 'UNKNOWN') as lead_status,
         leads.status_folded as lead_status_raw,
+        coalesce(statuses.pipeline_rank, 0) as lead_status_rank,
         leads.lead_source,
         leads.lead_source_name_key,
         leads.branch,
@@ -63,46 +45,14 @@ final as (
         leads.region_code,
         leads.region_name_key,
         leads.gdpr_consent,
+        statuses.status is not null as is_status_known,
         leads.created_at,
         leads.created_date,
-        leads._source_file,
-        leads._source_line,
-        leads._load_id,
-        leads._loaded_at,
-        coalesce(statuses.status, 'UNKNOWN') as lead_status,
-        coalesce(statuses.pipeline_rank, 0) as lead_status_rank,
-        statuses.status is not null as is_status_known
+        {{ loader_lineage('leads') }}
     from leads
     left join statuses
         on leads.status_folded = statuses.raw_status
 
 )
 
-select
-    lead_id,
-    quote_number,
-    lead_status,
-    lead_status_raw,
-    lead_status_rank,
-    lead_source,
-    lead_source_name_key,
-    branch,
-    branch_name_key,
-    sales_person,
-    sales_person_name_key,
-    customer_name,
-    customer_email,
-    customer_phone,
-    origin_city,
-    destination_city,
-    region_code,
-    region_name_key,
-    gdpr_consent,
-    is_status_known,
-    created_at,
-    created_date,
-    _source_file,
-    _source_line,
-    _load_id,
-    _loaded_at
-from final
+select * from final

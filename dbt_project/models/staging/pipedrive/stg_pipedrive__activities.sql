@@ -1,15 +1,15 @@
 {#-
   Activities, typed. activity_id is reused by different activities in the export (other deal, type and due
-  time), so every distinct activity is kept and identified by activity_sk; exact duplicates (identical after
-  trimming) collapse into one row that keeps the count and the lineage of the first copy.
+  time), so every distinct activity is kept and identified by activity_sk; of exact copies (identical after
+  trimming) the first is staged, with the count of copies (base_pipedrive__activities).
 -#}
 with
 
-collapsed as (
+staged as (
 
-    {{ collapsed_exact_copies(
+    {{ staged_rows(
         ref('base_pipedrive__activities'),
-        ['activity_id', 'deal_id', 'owner_user_id', 'activity_type', 'is_done', 'due_at'],
+        ['activity_id', 'deal_id', 'owner_user_id', 'activity_type', 'is_done', 'due_at', 'source_rows_count'],
     ) }}
 
 ),
@@ -29,7 +29,7 @@ final as (
         source_rows_count > 1 as is_collapsed_duplicate,
         due_at,
         {{ loader_lineage() }}
-    from collapsed
+    from staged
 
 )
 

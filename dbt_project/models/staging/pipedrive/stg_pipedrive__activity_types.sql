@@ -1,8 +1,8 @@
 {#-
-  Activity types, typed; exact duplicates collapse (collapsed_exact_copies, macros/staging). `activity_type` is
-  the key activities use.
+  Activity types, typed: the staged rows of base_pipedrive__activity_types (one per set of exact copies).
+  `activity_type` is the key activities use.
 -#}
-{{ collapsed_exact_copies(
+{{ staged_rows(
     ref('base_pipedrive__activity_types'),
     ['activity_type_id', 'activity_type', 'activity_type_name', 'source_rows_count', 'is_active'],
 ) }}

@@ -1,6 +1,6 @@
 {#-
-  The deal change log, typed: one row per distinct change (deal, instant, field, value). Exact duplicates
-  (identical after trimming) collapse into one row that keeps the count and the lineage of the first copy.
+  The deal change log, typed: one row per distinct change (deal, instant, field, value). Of exact copies
+  (identical after trimming) the first is staged, with the count of copies (base_pipedrive__deal_changes).
 
   deal_episode: a deal id whose log has several add_time values carries several deals (an id reused by the
   export; stg_pipedrive__identity_collisions lists them), whose histories interleave. Each creation is an
@@ -11,13 +11,13 @@
 -#}
 with
 
-collapsed as (
+staged as (
 
-    {{ collapsed_exact_copies(
+    {{ staged_rows(
         ref('base_pipedrive__deal_changes'),
         [
             'deal_id', 'changed_field_key', 'new_value', 'stage_id', 'user_id', 'lost_reason_id', 'deal_value',
-            'deal_status', 'added_at', 'changed_at',
+            'deal_status', 'added_at', 'changed_at', 'source_rows_count',
         ],
     ) }}
 
@@ -28,7 +28,7 @@ add_times as (
     select distinct
         deal_id,
         added_at
-    from collapsed
+    from staged
     where changed_field_key = 'add_time' and added_at is not null
 
 ),
@@ -48,54 +48,54 @@ episode_choices as (
 
     -- only the few ids with several creations: each change picks its episode by the rule above
     select
-        collapsed.deal_id,
-        collapsed.changed_at,
-        collapsed.changed_field_key,
-        collapsed.new_value,
+        staged.deal_id,
+        staged.changed_at,
+        staged.changed_field_key,
+        staged.new_value,
         (array_agg(
             episodes.deal_episode order by
-                cast(collapsed.changed_at at time zone 'UTC' as time)
+                cast(staged.changed_at at time zone 'UTC' as time)
                 = cast(episodes.added_at at time zone 'UTC' as time) desc,
-                episodes.added_at <= collapsed.changed_at desc,
-                case when episodes.added_at <= collapsed.changed_at then episodes.added_at end desc nulls last,
+                episodes.added_at <= staged.changed_at desc,
+                case when episodes.added_at <= staged.changed_at then episodes.added_at end desc nulls last,
                 episodes.deal_episode asc
         ))[1] as deal_episode
-    from collapsed
+    from staged
     inner join episodes
         on
-            collapsed.deal_id = episodes.deal_id
+            staged.deal_id = episodes.deal_id
             and episodes.episodes_count > 1
     group by
-        collapsed.deal_id,
-        collapsed.changed_at,
-        collapsed.changed_field_key,
-        collapsed.new_value
+        staged.deal_id,
+        staged.changed_at,
+        staged.changed_field_key,
+        staged.new_value
 
 ),
 
 with_episode as (
 
     select
-        collapsed.deal_id,
-        collapsed.changed_field_key,
-        collapsed.new_value,
-        collapsed.stage_id,
-        collapsed.user_id,
-        collapsed.lost_reason_id,
-        collapsed.deal_value,
-        collapsed.deal_status,
-        collapsed.added_at,
-        collapsed.changed_at,
-        collapsed.source_rows_count,
-        {{ loader_lineage('collapsed') }},
+        staged.deal_id,
+        staged.changed_field_key,
+        staged.new_value,
+        staged.stage_id,
+        staged.user_id,
+        staged.lost_reason_id,
+        staged.deal_value,
+        staged.deal_status,
+        staged.added_at,
+        staged.changed_at,
+        staged.source_rows_count,
+        {{ loader_lineage('staged') }},
         coalesce(episode_choices.deal_episode, 1) as deal_episode
-    from collapsed
+    from staged
     left join episode_choices
         on
-            collapsed.deal_id = episode_choices.deal_id
-            and collapsed.changed_at = episode_choices.changed_at
-            and collapsed.changed_field_key is not distinct from episode_choices.changed_field_key
-            and collapsed.new_value is not distinct from episode_choices.new_value
+            staged.deal_id = episode_choices.deal_id
+            and staged.changed_at = episode_choices.changed_at
+            and staged.changed_field_key is not distinct from episode_choices.changed_field_key
+            and staged.new_value is not distinct from episode_choices.new_value
 
 ),
 

@@ -1,7 +1,7 @@
 {#-
-  Deal field definitions, typed (field_value_options as jsonb); exact duplicates collapse (collapsed_exact_copies,
-  macros/staging).
+  Deal field definitions, typed (field_value_options as jsonb): the staged rows of base_pipedrive__fields (one per
+  set of exact copies).
 -#}
-{{ collapsed_exact_copies(
+{{ staged_rows(
     ref('base_pipedrive__fields'), ['field_id', 'field_key', 'field_name', 'source_rows_count', 'field_value_options']
 ) }}

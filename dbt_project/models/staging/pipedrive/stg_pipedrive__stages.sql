@@ -1,2 +1,2 @@
-{#- Pipeline stages, typed; exact duplicates collapse (collapsed_exact_copies, macros/staging). -#}
-{{ collapsed_exact_copies(ref('base_pipedrive__stages'), ['stage_id', 'stage_name']) }}
+{#- Pipeline stages, typed: the staged rows of base_pipedrive__stages (one per set of exact copies). -#}
+{{ staged_rows(ref('base_pipedrive__stages'), ['stage_id', 'stage_name', 'source_rows_count']) }}

@@ -4,10 +4,7 @@
   row: it is staged with a null revenue and the raw text kept in unreadable_revenue (listed in
   field_service_exceptions). How each column is parsed is the source's YAML contract (_field_crm__sources.yml),
   applied by staged_with_disposition (macros/field_crm).
-  A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
 -#}
-{{ config(materialized='table') }}
-
 {{ staged_with_disposition(
     source('field_crm', 'jobs'),
     suppressions=source('privacy', 'suppressions'),

@@ -4,10 +4,7 @@
   source's YAML contract (_field_crm__sources.yml), applied by staged_with_disposition (macros/field_crm).
   Two columns are staged otherwise than their type says: the customer's name keeps its text with whitespace runs
   collapsed (blank stays empty, not null), and the region keeps its code (blank = null) beside its matching key.
-  A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
 -#}
-{{ config(materialized='table') }}
-
 {{ staged_with_disposition(
     source('field_crm', 'leads'),
     suppressions=source('privacy', 'suppressions'),

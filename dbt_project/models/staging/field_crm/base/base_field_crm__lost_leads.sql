@@ -2,8 +2,5 @@
   Every raw lost quote, parsed, with its disposition: staged, duplicate (an exact copy of an earlier row) or
   rejected (with the reason). stg_field_crm__lost_leads keeps the staged rows. How each column is parsed is the
   source's YAML contract (_field_crm__sources.yml), applied by staged_with_disposition (macros/field_crm).
-  A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
 -#}
-{{ config(materialized='table') }}
-
 {{ staged_with_disposition(source('field_crm', 'lost_leads')) }}

@@ -3,8 +3,5 @@
   row) or rejected (with the reason). stg_field_crm__user_performance keeps the staged rows. A row's key is the
   sales person (by matching key) and the day. How each column is parsed is the source's YAML contract
   (_field_crm__sources.yml), applied by staged_with_disposition (macros/field_crm).
-  A table (not a view like the rest of staging): the parsing runs once per build, not once per downstream query.
 -#}
-{{ config(materialized='table') }}
-
 {{ staged_with_disposition(source('field_crm', 'user_performance')) }}

@@ -1,8 +1,8 @@
 {#-
-  Every raw deal change, cleaned and typed as the source's YAML contract says (_pipedrive__sources.yml), with the
-  reason it cannot be typed (null when it can); applied by typed_with_reject_reason (macros/staging). The seed
-  pipedrive_change_keys says which field keys exist and what their new_value must be; the typed value of a
-  change lands in the column of its key.
+  Every raw deal change, cleaned and typed as the source's YAML contract says (_pipedrive__sources.yml), with its
+  disposition (staged, duplicate, or rejected with the reason); applied by typed_with_disposition
+  (macros/staging). The seed pipedrive_change_keys says which field keys exist and what their new_value must be;
+  the typed value of a change lands in the column of its key.
 -#}
 {%- set value_checks = [] -%}
 {%- for value_type, check, kind in [
@@ -12,7 +12,7 @@
 ] -%}
     {%- do value_checks.append(["value_type = '" ~ value_type ~ "' and not " ~ check, 'new_value is not ' ~ kind]) -%}
 {%- endfor -%}
-{{ typed_with_reject_reason(
+{{ typed_with_disposition(
     source('pipedrive', 'deal_changes'),
     columns=[
         'deal_id', 'changed_field_key', 'new_value', 'stage_id', 'user_id', 'lost_reason_id', 'deal_value',

@@ -1,9 +1,10 @@
 {#-
   Every raw deal field definition, cleaned and typed as the source's YAML contract says (_pipedrive__sources.yml),
-  with the reason it cannot be typed (null when it can); applied by typed_with_reject_reason (macros/staging).
+  with its disposition (staged, duplicate, or rejected with the reason); applied by typed_with_disposition
+  (macros/staging).
   field_value_options, when given, must be a JSON array of options, each an object with an integer id and a label.
 -#}
-{{ typed_with_reject_reason(
+{{ typed_with_disposition(
     source('pipedrive', 'fields'),
     checks={'field_value_options': [
         [

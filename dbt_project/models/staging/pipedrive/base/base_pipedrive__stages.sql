@@ -1,5 +1,6 @@
 {#-
-  Every raw stage, cleaned and typed as the source's YAML contract says (_pipedrive__sources.yml), with the
-  reason it cannot be typed (null when it can); applied by typed_with_reject_reason (macros/staging).
+  Every raw stage, cleaned and typed as the source's YAML contract says (_pipedrive__sources.yml), with its
+  disposition (staged, duplicate, or rejected with the reason); applied by typed_with_disposition
+  (macros/staging).
 -#}
-{{ typed_with_reject_reason(source('pipedrive', 'stages')) }}
+{{ typed_with_disposition(source('pipedrive', 'stages')) }}
