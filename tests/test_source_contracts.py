@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from orchestration.core.contracts import RECONCILIATION_MODELS, SOURCES, raw_schema, source_declaration
-from orchestration.core.settings import DBT_PROJECT_DIR
+from orchestration.core.settings import DBT_PROJECT_DIR, REPO_ROOT
 from orchestration.ingest.generators.field_crm import generate_field_crm
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
@@ -28,6 +29,7 @@ TYPES = {"text", "integer", "number", "boolean", "date", "timestamp", "email", "
 FOLDS = {"person", "place", "status"}
 COLUMN_META = {"type", "required", "fold", "staged_as", "pii"}
 DEDUPE = {"latest_version", "exact_copies"}
+TABLE_META = {"staging", "key", "key_label", "event_date", "dedupe", "lookup"}
 BASE_MODEL = {"pipedrive": "base_pipedrive__{}", "field_crm": "base_field_crm__{}"}
 # Pipedrive's base models are named for what a row is, not for the file.
 PIPEDRIVE_BASE = {"activity": "activities"}
@@ -94,6 +96,7 @@ def test_contract_meta_is_well_formed(built, source: str) -> None:
             assert isinstance(meta["pii"], bool), (table.name, name)
             assert meta.get("fold", "person") in FOLDS, (table.name, name)
         contract = node["meta"]["contract"]
+        assert set(contract) <= TABLE_META, (table.name, contract)
         assert contract["dedupe"] in DEDUPE, table.name
         assert contract["key"] and set(contract["key"]) <= set(table.columns), table.name
         assert contract.get("event_date", table.columns[0]) in table.columns, table.name
@@ -153,3 +156,29 @@ def test_unit_test_contracts_are_the_yaml_contract() -> None:
         contract = unit_test["overrides"]["vars"]["source_contract"]
         assert list(contract["columns"].items()) == list(table.column_meta.items()), unit_test["name"]
         assert contract["contract"] == table.meta, unit_test["name"]
+
+
+def _readme_contract_tables() -> dict[str, dict[str, list[str]]]:
+    """The README's "Source contracts" tables: per source, file name -> the columns it lists."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Source contracts", 1)[1].split("\n## ", 1)[0]
+    tables: dict[str, dict[str, list[str]]] = {}
+    source = None
+    for line in section.splitlines():
+        heading = re.match(r"\*\*(\w+)\*\* —", line)
+        if heading:
+            source = heading.group(1)
+            tables[source] = {}
+        row = re.match(r"\| `(\w+)\.csv` \| `([^`]+)`", line)
+        if row and source:
+            tables[source][row.group(1)] = [c.strip() for c in row.group(2).split(",")]
+    return tables
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_the_readme_lists_the_contract_columns(source: str) -> None:
+    """The README's table of each source's files is the contract's, column for column (case as in the export)."""
+    listed = _readme_contract_tables()[source]
+    assert {name: [c.lower() for c in columns] for name, columns in listed.items()} == {
+        table.name: list(table.columns) for table in SOURCES[source]
+    }
