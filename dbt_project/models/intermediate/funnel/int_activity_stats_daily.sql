@@ -6,11 +6,7 @@
   depend on source_dt and live in activity_volume_daily.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
-{{ config(
-    unique_key=['date_day', 'activity_type', 'deal_id'],
-    meta={'window': {'column': 'date_day', 'grain': 'day'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_day', 'activity_type', 'deal_id'], 'date_day', 'day') }}
 
 with
 

@@ -7,11 +7,7 @@
   counts once there.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
-{{ config(
-    unique_key=['date_day', 'stage_id', 'deal_id'],
-    meta={'window': {'column': 'date_day', 'grain': 'day'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_day', 'stage_id', 'deal_id'], 'date_day', 'day') }}
 
 with
 
