@@ -71,3 +71,34 @@ credited as (
             {% if not loop.first %}and {% endif %}{{ left }}.{{ key }} = {{ right }}.{{ key }}
     {%- endfor %}
 {%- endmacro %}
+
+{#-
+  The value of `column` at the first (pick='first') or latest (pick='latest') change of field `field_key` in
+  the group, from stg_pipedrive__deal_changes rows (ties broken by the change id); null when the group has no
+  such change. An aggregate expression: use it in a select grouped by deal (or deal episode).
+-#}
+{% macro funnel_change_value(column, field_key, pick='latest') -%}
+    {%- set direction = {'first': 'asc', 'latest': 'desc'}[pick] -%}
+    (
+        array_agg({{ column }} order by changed_at {{ direction }}, deal_change_id {{ direction }})
+        filter (where changed_field_key = '{{ field_key }}')
+    )[1]
+{%- endmacro %}
+
+{#-
+  Body of an import CTE: every activity type (stg_pipedrive__activity_types) with the given columns and the
+  funnel step its name reaches (seed funnel_steps, reached_by done_activity, names compared trimmed and
+  case-insensitive; null when none). The one place an activity type is mapped to its step.
+-#}
+{% macro funnel_activity_type_steps(columns) -%}
+    select
+        {%- for column in columns %}
+        activity_types.{{ column }},
+        {%- endfor %}
+        funnel_steps.funnel_step
+    from {{ ref('stg_pipedrive__activity_types') }} as activity_types
+    left join {{ ref('funnel_steps') }} as funnel_steps
+        on
+            funnel_steps.reached_by = 'done_activity'
+            and lower(activity_types.activity_type_name) = lower(btrim(funnel_steps.activity_type_name))
+{%- endmacro %}

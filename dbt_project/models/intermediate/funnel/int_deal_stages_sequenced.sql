@@ -140,9 +140,7 @@ with_exit as (
         lost_changes.lost_at is not null as is_deal_lost
     from sequenced
     left join lost_changes
-        on
-            sequenced.deal_id = lost_changes.deal_id
-            and sequenced.deal_episode = lost_changes.deal_episode
+        on {{ funnel_join_keys('sequenced', 'lost_changes', ['deal_id', 'deal_episode']) }}
 
 ),
 
