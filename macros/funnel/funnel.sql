@@ -102,3 +102,15 @@ credited as (
             funnel_steps.reached_by = 'done_activity'
             and lower(activity_types.activity_type_name) = lower(btrim(funnel_steps.activity_type_name))
 {%- endmacro %}
+
+{#-
+  Body of an import CTE: the funnel step each stage reaches on entry (seed funnel_steps, reached_by
+  stage_change), as (funnel_step, stage_id). The stage counterpart of funnel_activity_type_steps.
+-#}
+{% macro funnel_stage_steps() -%}
+    select
+        funnel_step,
+        stage_id
+    from {{ ref('funnel_steps') }}
+    where reached_by = 'stage_change'
+{%- endmacro %}

@@ -27,11 +27,7 @@ stage_changes as (
 
 funnel_steps as (
 
-    select
-        funnel_step,
-        stage_id
-    from {{ ref('funnel_steps') }}
-    where reached_by = 'stage_change'
+    {{ funnel_stage_steps() }}
 
 ),
 

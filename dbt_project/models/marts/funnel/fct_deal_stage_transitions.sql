@@ -69,11 +69,7 @@ stage_probabilities as (
 
 funnel_steps as (
 
-    select
-        funnel_step,
-        stage_id
-    from {{ ref('funnel_steps') }}
-    where reached_by = 'stage_change'
+    {{ funnel_stage_steps() }}
 
 ),
 
