@@ -23,22 +23,7 @@ activities as (
 
 activity_types as (
 
-    select
-        activity_type,
-        activity_type_id,
-        activity_type_name,
-        is_active
-    from {{ ref('stg_pipedrive__activity_types') }}
-
-),
-
-funnel_steps as (
-
-    select
-        funnel_step,
-        lower(btrim(activity_type_name)) as activity_type_name_key
-    from {{ ref('funnel_steps') }}
-    where reached_by = 'done_activity'
+    {{ funnel_activity_type_steps(['activity_type', 'activity_type_id', 'activity_type_name', 'is_active']) }}
 
 ),
 
@@ -59,21 +44,21 @@ final as (
         activity_types.activity_type_id,
         activities.activity_type,
         activity_types.activity_type_name,
-        funnel_steps.funnel_step,
+        activity_types.funnel_step,
         activities.is_done,
         activity_types.is_active as is_type_active,
         activity_types.activity_type is not null as is_type_known,
-        known_deals.deal_id is not null as is_deal_in_change_log,
+        exists(
+            select 1
+            from known_deals
+            where known_deals.deal_id = activities.deal_id
+        ) as is_deal_in_change_log,
         count(*) over (partition by activities.activity_id) > 1 as is_activity_id_reused,
         activities.due_at,
         {{ to_business_date('activities.due_at') }} as due_date
     from activities
     left join activity_types
         on activities.activity_type = activity_types.activity_type
-    left join funnel_steps
-        on lower(activity_types.activity_type_name) = funnel_steps.activity_type_name_key
-    left join known_deals
-        on activities.deal_id = known_deals.deal_id
 
 )
 

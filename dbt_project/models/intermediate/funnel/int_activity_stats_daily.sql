@@ -6,11 +6,7 @@
   depend on source_dt and live in activity_volume_daily.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
-{{ config(
-    unique_key=['date_day', 'activity_type', 'deal_id'],
-    meta={'window': {'column': 'date_day', 'grain': 'day'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_day', 'activity_type', 'deal_id'], 'date_day', 'day') }}
 
 with
 
@@ -30,20 +26,7 @@ activities as (
 
 activity_types as (
 
-    select
-        activity_type,
-        activity_type_name
-    from {{ ref('stg_pipedrive__activity_types') }}
-
-),
-
-funnel_steps as (
-
-    select
-        funnel_step,
-        lower(btrim(activity_type_name)) as activity_type_name_key
-    from {{ ref('funnel_steps') }}
-    where reached_by = 'done_activity'
+    {{ funnel_activity_type_steps(['activity_type', 'activity_type_name']) }}
 
 ),
 
@@ -54,14 +37,12 @@ final as (
         activities.activity_type,
         activities.deal_id,
         max(activity_types.activity_type_name) as activity_type_name,
-        max(funnel_steps.funnel_step) as funnel_step,
+        max(activity_types.funnel_step) as funnel_step,
         count(*) as activities_count,
         count(*) filter (where activities.is_done) as done_activities_count
     from activities
     left join activity_types
         on activities.activity_type = activity_types.activity_type
-    left join funnel_steps
-        on lower(activity_types.activity_type_name) = funnel_steps.activity_type_name_key
     group by
         activities.due_date,
         activities.activity_type,

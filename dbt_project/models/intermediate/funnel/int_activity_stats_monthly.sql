@@ -5,57 +5,22 @@
   deal reaching a step through several types is credited to the type of its first done day in the month (the
   alphabetically first type that day).
 -#}
-{{ config(
-    unique_key=['date_month', 'activity_type'],
-    meta={'window': {'column': 'date_month', 'grain': 'month'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_month', 'activity_type'], 'date_month', 'month') }}
 
 with
 
 daily as (
 
-    select
-        date_day,
-        activity_type,
-        deal_id,
-        activity_type_name,
-        funnel_step,
-        activities_count,
-        done_activities_count,
-        {{ crm_month_start('date_day') }} as date_month
-    from {{ ref('int_activity_stats_daily') }}
-    where {{ window_filter('date_day', 'month') }}
+    {{ funnel_window_rows(
+        ref('int_activity_stats_daily'),
+        ['date_day', 'activity_type', 'deal_id', 'activity_type_name', 'funnel_step', 'activities_count',
+            'done_activities_count'],
+        'date_day', 'month', month_of='date_day',
+    ) }}
 
 ),
 
-step_reaches as (
-
-    select
-        date_month,
-        activity_type,
-        row_number() over (
-            partition by deal_id, funnel_step, date_month
-            order by date_day, activity_type
-        ) as step_rank_in_month
-    from daily
-    where funnel_step is not null and done_activities_count > 0
-
-),
-
-credited as (
-
-    select
-        date_month,
-        activity_type,
-        count(*) as deals_reached_step_count
-    from step_reaches
-    where step_rank_in_month = 1
-    group by
-        date_month,
-        activity_type
-
-),
+{{ funnel_step_credits('activity_type', 'funnel_step is not null and done_activities_count > 0') }},
 
 totals as (
 
@@ -87,9 +52,7 @@ final as (
         cast(coalesce(credited.deals_reached_step_count, 0) as bigint) as deals_reached_step_count
     from totals
     left join credited
-        on
-            totals.date_month = credited.date_month
-            and totals.activity_type = credited.activity_type
+        on {{ funnel_join_keys('totals', 'credited', ['date_month', 'activity_type']) }}
 
 )
 

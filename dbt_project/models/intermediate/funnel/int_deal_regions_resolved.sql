@@ -25,10 +25,7 @@ current_owners as (
 
     select
         deal_id,
-        (
-            array_agg(user_id order by changed_at desc, deal_change_id desc)
-            filter (where changed_field_key = 'user_id')
-        )[1] as current_owner_user_id
+        {{ funnel_change_value('user_id', 'user_id') }} as current_owner_user_id
     from deal_changes
     group by deal_id
 

@@ -22,7 +22,13 @@ deal_changes as (
         changed_field_key,
         stage_id,
         user_id,
-        changed_at
+        changed_at,
+        -- each user_id change opens a group; every later change belongs to it until the next reassignment
+        count(user_id) over (
+            partition by deal_id, deal_episode
+            order by changed_at, case when changed_field_key = 'user_id' then 0 else 1 end, deal_change_id
+            rows between unbounded preceding and current row
+        ) as owner_group
     from {{ ref('stg_pipedrive__deal_changes') }}
     where
         changed_field_key in ('stage_id', 'user_id')
@@ -48,26 +54,6 @@ lost_changes as (
 
 ),
 
-owner_grouped as (
-
-    select
-        deal_change_id,
-        deal_id,
-        deal_episode,
-        changed_field_key,
-        stage_id,
-        user_id,
-        changed_at,
-        -- each user_id change opens a group; every later change belongs to it until the next reassignment
-        count(user_id) over (
-            partition by deal_id, deal_episode
-            order by changed_at, case when changed_field_key = 'user_id' then 0 else 1 end, deal_change_id
-            rows between unbounded preceding and current row
-        ) as owner_group
-    from deal_changes
-
-),
-
 with_owner as (
 
     select
@@ -78,44 +64,32 @@ with_owner as (
         stage_id,
         changed_at,
         max(user_id) over (partition by deal_id, deal_episode, owner_group) as owner_user_id
-    from owner_grouped
-
-),
-
-stage_entries as (
-
-    select
-        deal_change_id,
-        deal_id,
-        deal_episode,
-        stage_id,
-        owner_user_id,
-        changed_at as entered_at
-    from with_owner
-    where changed_field_key = 'stage_id'
+    from deal_changes
 
 ),
 
 sequenced as (
 
+    -- the stage entries (the where is applied before the windows), each with its owner
     select
         deal_change_id,
         deal_id,
         deal_episode,
         stage_id,
         owner_user_id,
-        entered_at,
+        changed_at as entered_at,
         row_number() over deal_order as stage_entry_number,
         lag(stage_id) over deal_order as previous_stage_id,
-        lag(entered_at) over deal_order as previous_stage_entered_at,
-        lead(entered_at) over deal_order as next_stage_entered_at,
+        lag(changed_at) over deal_order as previous_stage_entered_at,
+        lead(changed_at) over deal_order as next_stage_entered_at,
         count(*) over (
             partition by deal_id, deal_episode, stage_id
-            order by entered_at, deal_change_id
+            order by changed_at, deal_change_id
             rows between unbounded preceding and current row
         ) as stage_visit_number
-    from stage_entries
-    window deal_order as (partition by deal_id, deal_episode order by entered_at, stage_id, deal_change_id)
+    from with_owner
+    where changed_field_key = 'stage_id'
+    window deal_order as (partition by deal_id, deal_episode order by changed_at, stage_id, deal_change_id)
 
 ),
 
@@ -140,9 +114,7 @@ with_exit as (
         lost_changes.lost_at is not null as is_deal_lost
     from sequenced
     left join lost_changes
-        on
-            sequenced.deal_id = lost_changes.deal_id
-            and sequenced.deal_episode = lost_changes.deal_episode
+        on {{ funnel_join_keys('sequenced', 'lost_changes', ['deal_id', 'deal_episode']) }}
 
 ),
 

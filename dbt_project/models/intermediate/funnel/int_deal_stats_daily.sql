@@ -7,11 +7,7 @@
   counts once there.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
-{{ config(
-    unique_key=['date_day', 'stage_id', 'deal_id'],
-    meta={'window': {'column': 'date_day', 'grain': 'day'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_day', 'stage_id', 'deal_id'], 'date_day', 'day') }}
 
 with
 
@@ -31,11 +27,7 @@ stage_changes as (
 
 funnel_steps as (
 
-    select
-        funnel_step,
-        stage_id
-    from {{ ref('funnel_steps') }}
-    where reached_by = 'stage_change'
+    {{ funnel_stage_steps() }}
 
 ),
 

@@ -5,55 +5,21 @@
   deals_entered_count and deals_reached_step_count are distinct deals in the month; a deal reaching a step
   through several stages is credited to the stage of its first day in the month (the lowest stage id that day).
 -#}
-{{ config(
-    unique_key=['date_month', 'stage_id'],
-    meta={'window': {'column': 'date_month', 'grain': 'month'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_month', 'stage_id'], 'date_month', 'month') }}
 
 with
 
 daily as (
 
-    select
-        date_day,
-        stage_id,
-        deal_id,
-        funnel_step,
-        stage_entries_count,
-        {{ crm_month_start('date_day') }} as date_month
-    from {{ ref('int_deal_stats_daily') }}
-    where {{ window_filter('date_day', 'month') }}
+    {{ funnel_window_rows(
+        ref('int_deal_stats_daily'),
+        ['date_day', 'stage_id', 'deal_id', 'funnel_step', 'stage_entries_count'],
+        'date_day', 'month', month_of='date_day',
+    ) }}
 
 ),
 
-step_reaches as (
-
-    select
-        date_month,
-        stage_id,
-        row_number() over (
-            partition by deal_id, funnel_step, date_month
-            order by date_day, stage_id
-        ) as step_rank_in_month
-    from daily
-    where funnel_step is not null
-
-),
-
-credited as (
-
-    select
-        date_month,
-        stage_id,
-        count(*) as deals_reached_step_count
-    from step_reaches
-    where step_rank_in_month = 1
-    group by
-        date_month,
-        stage_id
-
-),
+{{ funnel_step_credits('stage_id', 'funnel_step is not null') }},
 
 entries as (
 
@@ -83,9 +49,7 @@ final as (
         cast(entries.active_days_count as integer) as active_days_count
     from entries
     left join credited
-        on
-            entries.date_month = credited.date_month
-            and entries.stage_id = credited.stage_id
+        on {{ funnel_join_keys('entries', 'credited', ['date_month', 'stage_id']) }}
 
 )
 

@@ -77,33 +77,10 @@ lost_reasons as (
 
 ),
 
-ranked_changes as (
-
-    select
-        deal_id,
-        deal_episode,
-        changed_field_key,
-        user_id,
-        lost_reason_id,
-        deal_value,
-        deal_status,
-        added_at,
-        changed_at,
-        row_number() over (
-            partition by deal_id, deal_episode, changed_field_key
-            order by changed_at asc, deal_change_id asc
-        ) as first_rank,
-        row_number() over (
-            partition by deal_id, deal_episode, changed_field_key
-            order by changed_at desc, deal_change_id desc
-        ) as latest_rank
-    from deal_changes
-
-),
-
 deal_facts as (
 
-    -- per deal episode: the first and latest change of each field (ties broken by the change id)
+    -- per deal episode: the first and latest change of each field (ties broken by the change id), as
+    -- int_deal_regions_resolved picks the current owner
     select
         deal_id,
         deal_episode,
@@ -111,14 +88,14 @@ deal_facts as (
         min(changed_at) as first_changed_at,
         count(distinct added_at) as add_times_count,
         count(*) filter (where changed_field_key = 'stage_id') as stage_changes_count,
-        max(user_id) filter (where changed_field_key = 'user_id' and first_rank = 1) as first_owner_user_id,
-        max(user_id) filter (where changed_field_key = 'user_id' and latest_rank = 1) as current_owner_user_id,
-        max(lost_reason_id) filter (where changed_field_key = 'lost_reason' and latest_rank = 1) as lost_reason_id,
+        {{ funnel_change_value('user_id', 'user_id', 'first') }} as first_owner_user_id,
+        {{ funnel_change_value('user_id', 'user_id', 'latest') }} as current_owner_user_id,
+        {{ funnel_change_value('lost_reason_id', 'lost_reason', 'latest') }} as lost_reason_id,
         max(changed_at) filter (where changed_field_key = 'lost_reason') as lost_reason_at,
-        max(deal_value) filter (where changed_field_key = 'value' and latest_rank = 1) as deal_value,
-        max(deal_status) filter (where changed_field_key = 'status' and latest_rank = 1) as explicit_status,
+        {{ funnel_change_value('deal_value', 'value', 'latest') }} as deal_value,
+        {{ funnel_change_value('deal_status', 'status', 'latest') }} as explicit_status,
         max(changed_at) filter (where changed_field_key = 'status') as explicit_status_at
-    from ranked_changes
+    from deal_changes
     group by
         deal_id,
         deal_episode

@@ -4,39 +4,27 @@
   insert of the months the window touches. Only steps reached in the month have a row; rep_sales_funnel_monthly adds
   the zeros.
 -#}
-{{ config(
-    unique_key=['date_month', 'funnel_step'],
-    meta={'window': {'column': 'date_month', 'grain': 'month'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['date_month', 'funnel_step'], 'date_month', 'month') }}
 
 with
 
 monthly_deals as (
 
-    select
-        date_month,
-        funnel_step,
-        deals_reached_step_count,
-        stage_entries_count
-    from {{ ref('int_deal_stats_monthly') }}
-    where
-        funnel_step is not null
-        and {{ window_filter('date_month', 'month') }}
+    {{ funnel_window_rows(
+        ref('int_deal_stats_monthly'),
+        ['date_month', 'funnel_step', 'deals_reached_step_count', 'stage_entries_count'],
+        'date_month', 'month', where='funnel_step is not null',
+    ) }}
 
 ),
 
 monthly_activities as (
 
-    select
-        date_month,
-        funnel_step,
-        deals_reached_step_count,
-        done_activities_count
-    from {{ ref('int_activity_stats_monthly') }}
-    where
-        funnel_step is not null
-        and {{ window_filter('date_month', 'month') }}
+    {{ funnel_window_rows(
+        ref('int_activity_stats_monthly'),
+        ['date_month', 'funnel_step', 'deals_reached_step_count', 'done_activities_count'],
+        'date_month', 'month', where='funnel_step is not null',
+    ) }}
 
 ),
 

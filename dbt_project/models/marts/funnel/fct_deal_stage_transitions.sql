@@ -69,11 +69,7 @@ stage_probabilities as (
 
 funnel_steps as (
 
-    select
-        funnel_step,
-        stage_id
-    from {{ ref('funnel_steps') }}
-    where reached_by = 'stage_change'
+    {{ funnel_stage_steps() }}
 
 ),
 
@@ -104,9 +100,7 @@ joined as (
         stage_entries.entered_date as transition_date
     from stage_entries
     left join deals
-        on
-            stage_entries.deal_id = deals.deal_id
-            and stage_entries.deal_episode = deals.deal_episode
+        on {{ funnel_join_keys('stage_entries', 'deals', ['deal_id', 'deal_episode']) }}
     left join stages as from_stages
         on stage_entries.previous_stage_id = from_stages.stage_id
     left join stage_options as from_options

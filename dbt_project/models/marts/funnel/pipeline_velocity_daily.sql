@@ -104,9 +104,7 @@ entries_with_deal as (
         {{ to_business_date('least(stage_entries.left_at, deals.closed_at)') }} as open_until_date
     from stage_entries
     inner join deals
-        on
-            stage_entries.deal_id = deals.deal_id
-            and stage_entries.deal_episode = deals.deal_episode
+        on {{ funnel_join_keys('stage_entries', 'deals', ['deal_id', 'deal_episode']) }}
 
 ),
 
@@ -325,10 +323,10 @@ joined as (
         velocity_inputs.win_rate_by_value,
         velocity_inputs.avg_won_deal_value,
         velocity_inputs.avg_sales_cycle_days,
-        coalesce(transitions_in.transitions_in_count, 0) as transitions_in_count,
-        coalesce(transitions_out.transitions_out_count, 0) as transitions_out_count,
-        coalesce(closes_by_stage.won_count, 0) as won_count,
-        coalesce(closes_by_stage.lost_count, 0) as lost_count,
+        transitions_in.transitions_in_count,
+        transitions_out.transitions_out_count,
+        closes_by_stage.won_count,
+        closes_by_stage.lost_count,
         sum(coalesce(open_changes.open_change, 0)) over (
             partition by grid.region, grid.stage_id
             order by grid.date_day
@@ -338,29 +336,15 @@ joined as (
     left join stage_names
         on grid.stage_id = stage_names.stage_id
     left join transitions_in
-        on
-            grid.date_day = transitions_in.date_day
-            and grid.region = transitions_in.region
-            and grid.stage_id = transitions_in.stage_id
+        on {{ funnel_join_keys('grid', 'transitions_in', ['date_day', 'region', 'stage_id']) }}
     left join transitions_out
-        on
-            grid.date_day = transitions_out.date_day
-            and grid.region = transitions_out.region
-            and grid.stage_id = transitions_out.stage_id
+        on {{ funnel_join_keys('grid', 'transitions_out', ['date_day', 'region', 'stage_id']) }}
     left join open_changes
-        on
-            grid.date_day = open_changes.date_day
-            and grid.region = open_changes.region
-            and grid.stage_id = open_changes.stage_id
+        on {{ funnel_join_keys('grid', 'open_changes', ['date_day', 'region', 'stage_id']) }}
     left join closes_by_stage
-        on
-            grid.date_day = closes_by_stage.date_day
-            and grid.region = closes_by_stage.region
-            and grid.stage_id = closes_by_stage.stage_id
+        on {{ funnel_join_keys('grid', 'closes_by_stage', ['date_day', 'region', 'stage_id']) }}
     left join velocity_inputs
-        on
-            grid.date_day = velocity_inputs.date_day
-            and grid.region = velocity_inputs.region
+        on {{ funnel_join_keys('grid', 'velocity_inputs', ['date_day', 'region']) }}
 
 ),
 
@@ -371,10 +355,10 @@ final as (
         region,
         stage_id,
         stage_name,
-        cast(transitions_in_count as bigint) as transitions_in_count,
-        cast(transitions_out_count as bigint) as transitions_out_count,
-        cast(won_count as bigint) as won_count,
-        cast(lost_count as bigint) as lost_count,
+        cast(coalesce(transitions_in_count, 0) as bigint) as transitions_in_count,
+        cast(coalesce(transitions_out_count, 0) as bigint) as transitions_out_count,
+        cast(coalesce(won_count, 0) as bigint) as won_count,
+        cast(coalesce(lost_count, 0) as bigint) as lost_count,
         cast(open_deals_count as bigint) as open_deals_count,
         lookback_won_count,
         lookback_lost_count,

@@ -4,11 +4,7 @@
   with a Pipedrive stage change or activity (or the `months` horizon) to source_dt's month. Incremental,
   window delete + insert of the months the run's window touches; see docs/funnel.md for each KPI's exact definition.
 -#}
-{{ config(
-    unique_key=['month', 'funnel_step'],
-    meta={'window': {'column': 'month', 'grain': 'month'}},
-) }}
-{{ windowed_incremental() }}
+{{ funnel_windowed_config(['month', 'funnel_step'], 'month', 'month') }}
 
 {%- set window_start, window_end = window_bounds('month') %}
 {#- The first month comes from all of history (int_funnel_history_bounded), not from int_funnel_stats_monthly: a
@@ -30,12 +26,9 @@ with
 
 int_funnel_stats_monthly as (
 
-    select
-        date_month,
-        funnel_step,
-        deals_count
-    from {{ ref('int_funnel_stats_monthly') }}
-    where {{ window_filter('date_month', 'month') }}
+    {{ funnel_window_rows(
+        ref('int_funnel_stats_monthly'), ['date_month', 'funnel_step', 'deals_count'], 'date_month', 'month'
+    ) }}
 
 ),
 
