@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from orchestration.cli.ui import stop_group
+
 pytestmark = pytest.mark.ui  # make test-ui: the webserver and daemon of `funnel ui`
 
 STARTUP_TIMEOUT = 240
@@ -66,18 +68,7 @@ def ui(wh, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, subp
                 time.sleep(2)
         yield port, process, home
     finally:
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(process.pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.5)
+        stop_group(process, grace=5.0)
         process.wait(timeout=10)
 
 

@@ -49,14 +49,8 @@
     {%- set columns = contract.columns -%}
     {%- set names = columns | map(attribute='name') | list -%}
     {%- set lineage = loader_lineage_columns() -%}
-    {%- set pii = columns | selectattr('pii') | map(attribute='name') | list -%}
-    {%- set identifiers = [] -%}
-    {%- for column in columns if column.pii and column.type in ('email', 'phone') -%}
-        {%- do identifiers.append([column.type, column.name]) -%}
-    {%- endfor -%}
-    {%- if (pii | length > 0) != (suppressions is not none) -%}
-        {{ exceptions.raise_compiler_error(relation ~ ': pass suppressions exactly when the contract has pii columns') }}
-    {%- endif -%}
+    {%- set personal = contract_personal_columns(contract, relation, suppressions) -%}
+    {%- set pii, identifiers = personal.pii, personal.identifiers -%}
     {#- name spellings: column -> reorder "Last, First" (people) -#}
     {%- set spellings = {} -%}
     {%- for column in columns if column.fold in ('person', 'place') -%}

@@ -71,14 +71,8 @@
         ) }}
     {%- endif -%}
     {%- set lineage = loader_lineage_columns() -%}
-    {%- set pii = contract.columns | selectattr('pii') | map(attribute='name') | list -%}
-    {%- set identifiers = [] -%}
-    {%- for column in contract.columns if column.pii and column.type in ('email', 'phone') -%}
-        {%- do identifiers.append([column.type, column.name]) -%}
-    {%- endfor -%}
-    {%- if (pii | length > 0) != (suppressions is not none) -%}
-        {{ exceptions.raise_compiler_error(relation ~ ': pass suppressions exactly when the contract has pii columns') }}
-    {%- endif -%}
+    {%- set personal = contract_personal_columns(contract, relation, suppressions) -%}
+    {%- set pii, identifiers = personal.pii, personal.identifiers -%}
     {#- what a value that is not blank must be, lest its row be rejected: '<column> is not <kind>' -#}
     {%- set kinds = {
         'integer': 'an integer', 'number': 'a number', 'boolean': 'a boolean',

@@ -42,6 +42,22 @@
     }) }}
 {%- endmacro %}
 
+{#-
+  The personal columns of a contract: {pii: their names, identifiers: [[kind, column], ...] of the email / phone ones,
+  which a forgotten subject is matched on}. `suppressions` must be given exactly when there are any.
+-#}
+{% macro contract_personal_columns(contract, relation, suppressions) -%}
+    {%- set pii = contract.columns | selectattr('pii') | map(attribute='name') | list -%}
+    {%- set identifiers = [] -%}
+    {%- for column in contract.columns if column.pii and column.type in ('email', 'phone') -%}
+        {%- do identifiers.append([column.type, column.name]) -%}
+    {%- endfor -%}
+    {%- if (pii | length > 0) != (suppressions is not none) -%}
+        {{ exceptions.raise_compiler_error(relation ~ ': pass suppressions exactly when the contract has pii columns') }}
+    {%- endif -%}
+    {{ return({'pii': pii, 'identifiers': identifiers}) }}
+{%- endmacro %}
+
 {#- The loader's lineage columns a staging model carries (orchestration/ingest/loader.py adds them to every raw table). -#}
 {% macro loader_lineage_columns() -%}
     {{ return(['_source_file', '_source_line', '_load_id', '_loaded_at']) }}

@@ -49,10 +49,10 @@ def serve_ui(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _stop_group(process)
+        stop_group(process)
 
 
-def _stop_group(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+def stop_group(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     """SIGINT to the whole group (what Ctrl-C sends: dagster dev shuts its children down), then SIGTERM, then
     SIGKILL for whatever is left."""
     for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
