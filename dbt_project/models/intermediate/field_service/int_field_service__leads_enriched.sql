@@ -117,18 +117,7 @@ resolved as (
         leads.created_at,
         leads.created_date
     from leads
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and leads.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and leads.branch = branch_variants.raw_value
-    left join variants as lead_source_variants
-        on
-            lead_source_variants.dimension = 'lead_source'
-            and leads.lead_source = lead_source_variants.raw_value
+    {{ field_service_variant_joins('leads', ['sales_person', 'branch', 'lead_source']) }}
     left join region_keys
         on leads.region_name_key = region_keys.name_key
 

@@ -19,108 +19,62 @@ with
 
 leads as (
 
-    select
-        lead_id,
-        quote_number,
-        customer_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        lead_status,
-        lead_status_rank,
-        region,
-        gdpr_consent,
-        created_date
-    from {{ ref('int_field_service__leads_enriched') }}
+    {{ selected_columns(ref('int_field_service__leads_enriched'), [
+        'lead_id', 'quote_number', 'customer_id', 'sales_person_key', 'branch_key', 'lead_source_key',
+        'lead_status', 'lead_status_rank', 'region', 'gdpr_consent', 'created_date',
+    ]) }}
 
 ),
 
 quotes as (
 
-    select
-        quote_number,
-        lead_id,
-        has_booking,
-        has_job
-    from {{ ref('int_field_service__quotes_linked') }}
+    {{ selected_columns(ref('int_field_service__quotes_linked'), [
+        'quote_number', 'lead_id', 'has_booking', 'has_job',
+    ]) }}
 
 ),
 
 bad_leads as (
 
-    select
-        lead_id,
-        quote_number,
-        flagged_date
-    from {{ ref('int_field_service__bad_leads_selected') }}
+    {{ selected_columns(ref('int_field_service__bad_leads_selected'), ['lead_id', 'quote_number', 'flagged_date']) }}
 
 ),
 
 lost_leads as (
 
-    select
-        quote_number,
-        sales_person,
-        branch,
-        lost_date
-    from {{ ref('int_field_service__lost_leads_selected') }}
+    {{ selected_columns(ref('int_field_service__lost_leads_selected'), [
+        'quote_number', 'sales_person', 'branch', 'lost_date',
+    ]) }}
 
 ),
 
 bookings as (
 
-    select
-        opportunity_id,
-        quote_number,
-        lead_id,
-        customer_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent,
-        estimated_amount,
-        booked_date
-    from {{ ref('fct_booked_opportunities') }}
+    {{ selected_columns(ref('fct_booked_opportunities'), [
+        'opportunity_id', 'quote_number', 'lead_id', 'customer_id', 'sales_person_key', 'branch_key',
+        'lead_source_key', 'region', 'gdpr_consent', 'estimated_amount', 'booked_date',
+    ]) }}
 
 ),
 
 jobs as (
 
-    select
-        job_id,
-        quote_number,
-        opportunity_id,
-        lead_id,
-        customer_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent,
-        job_status,
-        revenue_amount,
-        job_date
-    from {{ ref('fct_jobs') }}
+    {{ selected_columns(ref('fct_jobs'), [
+        'job_id', 'quote_number', 'opportunity_id', 'lead_id', 'customer_id', 'sales_person_key',
+        'branch_key', 'lead_source_key', 'region', 'gdpr_consent', 'job_status', 'revenue_amount', 'job_date',
+    ]) }}
 
 ),
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), ['dimension', 'raw_value', 'canonical_key']) }}
 
 ),
 
 branch_regions as (
 
-    select
-        branch_key,
-        region
-    from {{ ref('int_field_service__branch_regions') }}
+    {{ selected_columns(ref('int_field_service__branch_regions'), ['branch_key', 'region']) }}
 
 ),
 
@@ -202,14 +156,7 @@ lost_events as (
         on lost_leads.quote_number = quotes.quote_number
     left join leads
         on quotes.lead_id = leads.lead_id
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and lost_leads.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and lost_leads.branch = branch_variants.raw_value
+    {{ field_service_variant_joins('lost_leads', ['sales_person', 'branch']) }}
 
 ),
 

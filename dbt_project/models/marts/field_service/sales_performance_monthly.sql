@@ -57,11 +57,7 @@ calls as (
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), ['dimension', 'raw_value', 'canonical_key']) }}
 
 ),
 
@@ -92,14 +88,7 @@ resolved_calls as (
         calls.talk_minutes,
         calls.performance_date
     from calls
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and calls.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and calls.branch = branch_variants.raw_value
+    {{ field_service_variant_joins('calls', ['sales_person', 'branch']) }}
 
 ),
 
