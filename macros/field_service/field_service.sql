@@ -56,3 +56,115 @@
         data_retention_date
     from {{ relation }}
 {%- endmacro %}
+
+{#-
+  The members of a conformed dimension (dim_lead_sources, dim_sales_people, int_field_service__branch_regions):
+  the rows of CTE `relation`, then the placeholder members 'unknown' (no name given) and 'unresolved' (a spelling
+  that matched nothing), which the facts' keys fall back to. `name`: the label column (placeholders get a label);
+  `columns`: the other attributes (null for placeholders).
+-#}
+{% macro field_service_members(relation, key, columns, name=none) -%}
+    {%- set placeholders = [
+        ('unknown', 'Unknown (not given)'), ('unresolved', 'Unresolved (no canonical match)')
+    ] -%}
+    select
+        {{ key }},
+        {%- if name is not none %}
+        {{ name }},
+        {%- endif %}
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        false as is_placeholder
+    from {{ relation }}
+    {%- for member, label in placeholders %}
+    union all
+    select
+        '{{ member }}' as {{ key }},
+        {%- if name is not none %}
+        '{{ label }}' as {{ name }},
+        {%- endif %}
+        {%- for column in columns %}
+        null as {{ column }},
+        {%- endfor %}
+        true as is_placeholder
+    {%- endfor %}
+{%- endmacro %}
+
+{#-
+  The spellings of a dimension: per canonical key (spellings that matched nothing under 'unresolved') the sorted
+  raw values of CTE `variants` (int_field_service__name_variants of that dimension), as column raw_variants.
+-#}
+{% macro field_service_spellings(key) -%}
+    select
+        coalesce(canonical_key, 'unresolved') as {{ key }},
+        array_agg(raw_value order by raw_value) as raw_variants
+    from variants
+    group by coalesce(canonical_key, 'unresolved')
+{%- endmacro %}
+
+{#-
+  The whole select of dim_lead_sources and dim_sales_people, one conformed dimension over its seed: the seed's
+  rows (`key`, `name`, `columns`) and the placeholder members (field_service_members), each with the spellings
+  of `dimension` that resolve to it (raw_variants, an empty array when none; variants_count) and is_placeholder,
+  in the contract's column order `key`, `output_columns`, raw_variants, variants_count, is_placeholder.
+-#}
+{% macro field_service_dimension(seed, dimension, key, name, columns, output_columns) -%}
+with
+
+seed_rows as (
+
+    {{ selected_columns(seed, [key, name] + columns) }}
+
+),
+
+variants as (
+
+    {{ selected_columns(
+        ref('int_field_service__name_variants'),
+        ['raw_value', 'canonical_key'],
+        where="dimension = '" ~ dimension ~ "'",
+    ) }}
+
+),
+
+members as (
+
+    {{ field_service_members('seed_rows', key, columns, name=name) }}
+
+),
+
+spellings as (
+
+    {{ field_service_spellings(key) }}
+
+),
+
+final as (
+
+    select
+        members.{{ key }},
+        {%- for column in output_columns %}
+        members.{{ column }},
+        {%- endfor %}
+        coalesce(spellings.raw_variants, '{}'::text[]) as raw_variants,
+        coalesce(cardinality(spellings.raw_variants), 0) as variants_count,
+        members.is_placeholder
+    from members
+    left join spellings
+        on members.{{ key }} = spellings.{{ key }}
+
+)
+
+select * from final
+{%- endmacro %}
+
+{#- The compliance region assigned to each field_crm subject of a type (seeds/compliance; the least if several). -#}
+{% macro field_service_region_assignments(subject_type) -%}
+    select
+        subject_id,
+        min(region) as region
+    from {{ ref('compliance_region_assignments') }}
+    where source_system = 'field_crm' and subject_type = '{{ subject_type }}'
+    group by subject_id
+{%- endmacro %}

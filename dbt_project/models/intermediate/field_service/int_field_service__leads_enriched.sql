@@ -62,12 +62,7 @@ regions as (
 
 lead_assignments as (
 
-    select
-        subject_id,
-        min(region) as region
-    from {{ ref('compliance_region_assignments') }}
-    where source_system = 'field_crm' and subject_type = 'lead'
-    group by subject_id
+    {{ field_service_region_assignments('lead') }}
 
 ),
 
