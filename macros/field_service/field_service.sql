@@ -168,3 +168,17 @@ select * from final
     where source_system = 'field_crm' and subject_type = '{{ subject_type }}'
     group by subject_id
 {%- endmacro %}
+
+{#- The union all of the same `columns` (in that order) of every CTE in `relations`. -#}
+{% macro field_service_union_all(relations, columns) -%}
+    {%- for relation in relations %}
+    {%- if not loop.first %}
+    union all
+    {%- endif %}
+    select
+        {%- for column in columns %}
+        {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }}
+    {%- endfor %}
+{%- endmacro %}
