@@ -182,3 +182,57 @@ select * from final
     from {{ relation }}
     {%- endfor %}
 {%- endmacro %}
+
+{#-
+  Every spelling of a canonical key that the reference seeds give: per dimension the canonical names (seeds
+  field_crm_sales_people, field_crm_branches, field_crm_lead_sources and, with `regions`, field_crm_regions'
+  codes) and the aliases (seeds *_aliases), as dimension, kind ('canonical' / 'alias'), canonical_key, spelling
+  and match_key (the folded name key; person names also match "Last, First"). int_field_service__name_variants
+  matches the raw spellings on it; tests/field_crm/assert_field_crm_seed_keys_unambiguous checks it.
+-#}
+{% macro field_service_seed_names(regions=true) -%}
+    {#- dimension, kind, seed, key column, name column, whether "Last, First" is reordered -#}
+    {%- set seeds = [
+        ('sales_person', 'canonical', 'field_crm_sales_people', 'sales_person_key', 'sales_person_name', true),
+        ('sales_person', 'alias', 'sales_person_aliases', 'sales_person_key', 'alias', true),
+        ('branch', 'canonical', 'field_crm_branches', 'branch_key', 'branch_name', false),
+        ('branch', 'alias', 'branch_aliases', 'branch_key', 'alias', false),
+        ('lead_source', 'canonical', 'field_crm_lead_sources', 'lead_source_key', 'lead_source_name', false),
+        ('lead_source', 'alias', 'lead_source_aliases', 'lead_source_key', 'alias', false),
+    ] + ([('region', 'canonical', 'field_crm_regions', 'region_code', 'region_code', false)] if regions else []) -%}
+    {%- for dimension, kind, seed, key, name, reorder_comma in seeds %}
+    {%- if not loop.first %}
+    union all
+    {%- endif %}
+    select
+        '{{ dimension }}' as dimension,
+        '{{ kind }}' as kind,
+        {{ key }} as canonical_key,
+        {{ name }} as spelling,
+        {{ field_crm_name_key(name, reorder_comma=reorder_comma) }} as match_key
+    from {{ ref(seed) }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#-
+  The raw spellings of the name dimensions in the field_crm base models (every row: staged, duplicate or
+  rejected): per (dimension, raw value expression, tables) one select of each base_field_crm__<table>, as
+  dimension, raw_value, name_key (<dimension>_name_key), source_table, _source_file.
+-#}
+{% macro field_service_raw_spellings(sources) -%}
+    {%- for dimension, raw_value, tables in sources %}
+    {%- set outer = loop %}
+    {%- for table in tables %}
+    {%- if not (outer.first and loop.first) %}
+    union all
+    {%- endif %}
+    select
+        '{{ dimension }}' as dimension,
+        {{ raw_value }} as raw_value,
+        {{ dimension }}_name_key as name_key,
+        '{{ table }}' as source_table,
+        _source_file
+    from {{ ref('base_field_crm__' ~ table) }}
+    {%- endfor %}
+    {%- endfor %}
+{%- endmacro %}
