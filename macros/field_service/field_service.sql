@@ -175,11 +175,7 @@ select * from final
     {%- if not loop.first %}
     union all
     {%- endif %}
-    select
-        {%- for column in columns %}
-        {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from {{ relation }}
+    {{ selected_columns(relation, columns) }}
     {%- endfor %}
 {%- endmacro %}
 
@@ -235,4 +231,12 @@ select * from final
     from {{ ref('base_field_crm__' ~ table) }}
     {%- endfor %}
     {%- endfor %}
+{%- endmacro %}
+
+{#-
+  The records of dim_customers' timeline: those with a customer, dated on or before the as-of date (macro
+  as_of_date) or not dated at all.
+-#}
+{% macro field_service_customer_record_as_of(date_column) -%}
+    customer_id is not null and ({{ date_column }} is null or {{ date_column }} <= {{ as_of_date() }})
 {%- endmacro %}

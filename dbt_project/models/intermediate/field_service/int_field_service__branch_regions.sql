@@ -8,19 +8,13 @@ with
 
 branches as (
 
-    select
-        branch_key,
-        region_code
-    from {{ ref('field_crm_branches') }}
+    {{ selected_columns(ref('field_crm_branches'), ['branch_key', 'region_code']) }}
 
 ),
 
 regions as (
 
-    select
-        region_code,
-        compliance_region
-    from {{ ref('field_crm_regions') }}
+    {{ selected_columns(ref('field_crm_regions'), ['region_code', 'compliance_region']) }}
 
 ),
 
