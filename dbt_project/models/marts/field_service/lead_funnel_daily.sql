@@ -16,17 +16,10 @@ with
 
 events as (
 
-    select
-        event_date,
-        event_type,
-        lead_source_key,
-        branch_key,
-        sales_person_key,
-        region,
-        conversion_value,
-        data_retention_date
-    from {{ ref('fct_lead_conversions') }}
-    where {{ window_filter('event_date', 'day') }}
+    {{ selected_columns(ref('fct_lead_conversions'), [
+        'event_date', 'event_type', 'lead_source_key', 'branch_key', 'sales_person_key', 'region', 'conversion_value',
+        'data_retention_date',
+    ], where=window_filter('event_date', 'day')) }}
 
 ),
 
