@@ -14,49 +14,30 @@ with
 
 leads as (
 
-    select
-        lead_id,
-        quote_number,
-        lead_status,
-        lead_status_rank,
-        lead_source,
-        branch,
-        sales_person,
-        region_name_key,
-        gdpr_consent,
-        created_at,
-        created_date
-    from {{ ref('stg_field_crm__leads') }}
+    {{ selected_columns(ref('stg_field_crm__leads'), [
+        'lead_id', 'quote_number', 'lead_status', 'lead_status_rank', 'lead_source', 'branch', 'sales_person',
+        'region_name_key', 'gdpr_consent', 'created_at', 'created_date',
+    ]) }}
 
 ),
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        name_key,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), [
+        'dimension', 'raw_value', 'name_key', 'canonical_key',
+    ]) }}
 
 ),
 
 branch_regions as (
 
-    select
-        branch_key,
-        sales_region_code,
-        region
-    from {{ ref('int_field_service__branch_regions') }}
+    {{ selected_columns(ref('int_field_service__branch_regions'), ['branch_key', 'sales_region_code', 'region']) }}
 
 ),
 
 regions as (
 
-    select
-        region_code,
-        compliance_region
-    from {{ ref('field_crm_regions') }}
+    {{ selected_columns(ref('field_crm_regions'), ['region_code', 'compliance_region']) }}
 
 ),
 
@@ -79,11 +60,9 @@ consents as (
 
 customer_keys as (
 
-    select
-        record_id,
-        customer_id
-    from {{ ref('int_field_service__customer_keys') }}
-    where record_type = 'lead'
+    {{ selected_columns(ref('int_field_service__customer_keys'), [
+        'record_id', 'customer_id',
+    ], where="record_type = 'lead'") }}
 
 ),
 
