@@ -9,53 +9,7 @@ with
 
 names as (
 
-    select
-        'sales_person' as dimension,
-        'canonical' as kind,
-        sales_person_key as canonical_key,
-        sales_person_name as spelling,
-        {{ field_crm_name_key('sales_person_name') }} as match_key
-    from {{ ref('field_crm_sales_people') }}
-    union all
-    select
-        'sales_person' as dimension,
-        'alias' as kind,
-        sales_person_key as canonical_key,
-        alias as spelling,
-        {{ field_crm_name_key('alias') }} as match_key
-    from {{ ref('sales_person_aliases') }}
-    union all
-    select
-        'branch' as dimension,
-        'canonical' as kind,
-        branch_key as canonical_key,
-        branch_name as spelling,
-        {{ field_crm_name_key('branch_name', reorder_comma=false) }} as match_key
-    from {{ ref('field_crm_branches') }}
-    union all
-    select
-        'branch' as dimension,
-        'alias' as kind,
-        branch_key as canonical_key,
-        alias as spelling,
-        {{ field_crm_name_key('alias', reorder_comma=false) }} as match_key
-    from {{ ref('branch_aliases') }}
-    union all
-    select
-        'lead_source' as dimension,
-        'canonical' as kind,
-        lead_source_key as canonical_key,
-        lead_source_name as spelling,
-        {{ field_crm_name_key('lead_source_name', reorder_comma=false) }} as match_key
-    from {{ ref('field_crm_lead_sources') }}
-    union all
-    select
-        'lead_source' as dimension,
-        'alias' as kind,
-        lead_source_key as canonical_key,
-        alias as spelling,
-        {{ field_crm_name_key('alias', reorder_comma=false) }} as match_key
-    from {{ ref('lead_source_aliases') }}
+    {{ field_service_seed_names(regions=false) }}
 
 ),
 
@@ -95,23 +49,7 @@ reserved as (
 
 final as (
 
-    select
-        dimension,
-        subject,
-        problem
-    from clashes
-    union all
-    select
-        dimension,
-        subject,
-        problem
-    from empty_keys
-    union all
-    select
-        dimension,
-        subject,
-        problem
-    from reserved
+    {{ field_service_union_all(['clashes', 'empty_keys', 'reserved'], ['dimension', 'subject', 'problem']) }}
 
 )
 

@@ -1,19 +1,5 @@
-{#-
-  The leads flagged bad:
-  the columns of stg_field_crm__bad_leads that the marts read, as staging types them.
-  A thin view: marts read intermediate, never staging, so a rewrite of staging has to keep these columns
-  and nothing else.
--#}
-with
-
-bad_leads as (
-
-    select
-        lead_id,
-        quote_number,
-        flagged_date
-    from {{ ref('stg_field_crm__bad_leads') }}
-
-)
-
-select * from bad_leads
+{#- The leads flagged bad: the columns of stg_field_crm__bad_leads that the marts read, as staging types them (a
+    thin view: macros/selected_columns.sql says why). -#}
+{{ selected_columns(ref('stg_field_crm__bad_leads'), [
+    'lead_id', 'quote_number', 'flagged_date',
+]) }}

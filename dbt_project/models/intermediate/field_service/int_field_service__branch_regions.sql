@@ -8,70 +8,39 @@ with
 
 branches as (
 
-    select
-        branch_key,
-        region_code
-    from {{ ref('field_crm_branches') }}
+    {{ selected_columns(ref('field_crm_branches'), ['branch_key', 'region_code']) }}
 
 ),
 
 regions as (
 
-    select
-        region_code,
-        compliance_region
-    from {{ ref('field_crm_regions') }}
+    {{ selected_columns(ref('field_crm_regions'), ['region_code', 'compliance_region']) }}
 
 ),
 
 variants as (
 
-    select
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
-    where dimension = 'branch'
+    {{ selected_columns(
+        ref('int_field_service__name_variants'), ['raw_value', 'canonical_key'], where="dimension = 'branch'"
+    ) }}
 
 ),
 
 branch_assignments as (
 
-    select
-        subject_id,
-        min(region) as region
-    from {{ ref('compliance_region_assignments') }}
-    where source_system = 'field_crm' and subject_type = 'branch'
-    group by subject_id
+    {{ field_service_region_assignments('branch') }}
 
 ),
 
 members as (
 
-    select
-        branch_key,
-        region_code,
-        false as is_placeholder
-    from branches
-    union all
-    select
-        'unknown' as branch_key,
-        null as region_code,
-        true as is_placeholder
-    union all
-    select
-        'unresolved' as branch_key,
-        null as region_code,
-        true as is_placeholder
+    {{ field_service_members('branches', 'branch_key', ['region_code']) }}
 
 ),
 
 spellings as (
 
-    select
-        coalesce(canonical_key, 'unresolved') as branch_key,
-        array_agg(raw_value order by raw_value) as raw_variants
-    from variants
-    group by coalesce(canonical_key, 'unresolved')
+    {{ field_service_spellings('branch_key') }}
 
 ),
 

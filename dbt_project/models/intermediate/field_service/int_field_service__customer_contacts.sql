@@ -52,11 +52,9 @@ jobs as (
 
 branch_variants as (
 
-    select
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
-    where dimension = 'branch'
+    {{ selected_columns(
+        ref('int_field_service__name_variants'), ['raw_value', 'canonical_key'], where="dimension = 'branch'"
+    ) }}
 
 ),
 

@@ -14,60 +14,36 @@ with
 
 leads as (
 
-    select
-        lead_id,
-        quote_number,
-        lead_status,
-        lead_status_rank,
-        lead_source,
-        branch,
-        sales_person,
-        region_name_key,
-        gdpr_consent,
-        created_at,
-        created_date
-    from {{ ref('stg_field_crm__leads') }}
+    {{ selected_columns(ref('stg_field_crm__leads'), [
+        'lead_id', 'quote_number', 'lead_status', 'lead_status_rank', 'lead_source', 'branch', 'sales_person',
+        'region_name_key', 'gdpr_consent', 'created_at', 'created_date',
+    ]) }}
 
 ),
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        name_key,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), [
+        'dimension', 'raw_value', 'name_key', 'canonical_key',
+    ]) }}
 
 ),
 
 branch_regions as (
 
-    select
-        branch_key,
-        sales_region_code,
-        region
-    from {{ ref('int_field_service__branch_regions') }}
+    {{ selected_columns(ref('int_field_service__branch_regions'), ['branch_key', 'sales_region_code', 'region']) }}
 
 ),
 
 regions as (
 
-    select
-        region_code,
-        compliance_region
-    from {{ ref('field_crm_regions') }}
+    {{ selected_columns(ref('field_crm_regions'), ['region_code', 'compliance_region']) }}
 
 ),
 
 lead_assignments as (
 
-    select
-        subject_id,
-        min(region) as region
-    from {{ ref('compliance_region_assignments') }}
-    where source_system = 'field_crm' and subject_type = 'lead'
-    group by subject_id
+    {{ field_service_region_assignments('lead') }}
 
 ),
 
@@ -84,11 +60,9 @@ consents as (
 
 customer_keys as (
 
-    select
-        record_id,
-        customer_id
-    from {{ ref('int_field_service__customer_keys') }}
-    where record_type = 'lead'
+    {{ selected_columns(ref('int_field_service__customer_keys'), [
+        'record_id', 'customer_id',
+    ], where="record_type = 'lead'") }}
 
 ),
 
@@ -117,18 +91,7 @@ resolved as (
         leads.created_at,
         leads.created_date
     from leads
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and leads.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and leads.branch = branch_variants.raw_value
-    left join variants as lead_source_variants
-        on
-            lead_source_variants.dimension = 'lead_source'
-            and leads.lead_source = lead_source_variants.raw_value
+    {{ field_service_variant_joins('leads', ['sales_person', 'branch', 'lead_source']) }}
     left join region_keys
         on leads.region_name_key = region_keys.name_key
 

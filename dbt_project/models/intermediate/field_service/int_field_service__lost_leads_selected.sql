@@ -1,20 +1,5 @@
-{#-
-  The lost quotes:
-  the columns of stg_field_crm__lost_leads that the marts read, as staging types them.
-  A thin view: marts read intermediate, never staging, so a rewrite of staging has to keep these columns
-  and nothing else.
--#}
-with
-
-lost_leads as (
-
-    select
-        quote_number,
-        sales_person,
-        branch,
-        lost_date
-    from {{ ref('stg_field_crm__lost_leads') }}
-
-)
-
-select * from lost_leads
+{#- The lost quotes: the columns of stg_field_crm__lost_leads that the marts read, as staging types them (a thin
+    view: macros/selected_columns.sql says why). -#}
+{{ selected_columns(ref('stg_field_crm__lost_leads'), [
+    'quote_number', 'sales_person', 'branch', 'lost_date',
+]) }}

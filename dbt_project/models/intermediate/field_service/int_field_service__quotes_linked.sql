@@ -10,50 +10,33 @@ with
 
 leads as (
 
-    select
-        quote_number,
-        lead_id,
-        created_date
-    from {{ ref('stg_field_crm__leads') }}
+    {{ selected_columns(ref('stg_field_crm__leads'), ['quote_number', 'lead_id', 'created_date']) }}
 
 ),
 
 bad_flags as (
 
-    select
-        lead_id,
-        quote_number,
-        flagged_date
-    from {{ ref('stg_field_crm__bad_leads') }}
+    {{ selected_columns(ref('stg_field_crm__bad_leads'), ['lead_id', 'quote_number', 'flagged_date']) }}
 
 ),
 
 lost_leads as (
 
-    select
-        quote_number,
-        lost_date
-    from {{ ref('stg_field_crm__lost_leads') }}
+    {{ selected_columns(ref('stg_field_crm__lost_leads'), ['quote_number', 'lost_date']) }}
 
 ),
 
 bookings as (
 
-    select
-        quote_number,
-        opportunity_id,
-        booked_date
-    from {{ ref('stg_field_crm__booked_opportunities') }}
+    {{ selected_columns(ref('stg_field_crm__booked_opportunities'), [
+        'quote_number', 'opportunity_id', 'booked_date',
+    ]) }}
 
 ),
 
 jobs as (
 
-    select
-        quote_number,
-        job_id,
-        job_date
-    from {{ ref('stg_field_crm__jobs') }}
+    {{ selected_columns(ref('stg_field_crm__jobs'), ['quote_number', 'job_id', 'job_date']) }}
 
 ),
 
@@ -181,16 +164,11 @@ final as (
         bad_links.quote_number is not null and booking_links.quote_number is not null as is_booked_after_bad,
         lost_links.quote_number is not null and booking_links.quote_number is not null as is_booked_and_lost
     from quotes
-    left join lead_links
-        on quotes.quote_number = lead_links.quote_number
-    left join bad_links
-        on quotes.quote_number = bad_links.quote_number
-    left join lost_links
-        on quotes.quote_number = lost_links.quote_number
-    left join booking_links
-        on quotes.quote_number = booking_links.quote_number
-    left join job_links
-        on quotes.quote_number = job_links.quote_number
+    -- every *_links CTE holds at most one row per quote_number
+    {% for links in ['lead_links', 'bad_links', 'lost_links', 'booking_links', 'job_links'] -%}
+        left join {{ links }}
+            on quotes.quote_number = {{ links }}.quote_number
+    {% endfor %}
 
 )
 

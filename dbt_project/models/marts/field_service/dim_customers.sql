@@ -20,45 +20,25 @@ customer_keys as (
 
 leads as (
 
-    select
-        customer_id,
-        lead_id,
-        branch_key,
-        created_date
-    from {{ ref('int_field_service__leads_enriched') }}
-    where
-        customer_id is not null
-        and (created_date is null or created_date <= {{ as_of_date() }})
+    {{ selected_columns(ref('int_field_service__leads_enriched'), [
+        'customer_id', 'lead_id', 'branch_key', 'created_date',
+    ], where=field_service_customer_record_as_of('created_date')) }}
 
 ),
 
 bookings as (
 
-    select
-        customer_id,
-        opportunity_id,
-        booked_date
-    from {{ ref('fct_booked_opportunities') }}
-    where
-        customer_id is not null
-        and (booked_date is null or booked_date <= {{ as_of_date() }})
+    {{ selected_columns(ref('fct_booked_opportunities'), [
+        'customer_id', 'opportunity_id', 'booked_date',
+    ], where=field_service_customer_record_as_of('booked_date')) }}
 
 ),
 
 jobs as (
 
-    select
-        customer_id,
-        job_id,
-        is_revenue_job,
-        is_transaction,
-        is_cancelled,
-        recognised_revenue,
-        job_date
-    from {{ ref('fct_jobs') }}
-    where
-        customer_id is not null
-        and (job_date is null or job_date <= {{ as_of_date() }})
+    {{ selected_columns(ref('fct_jobs'), [
+        'customer_id', 'job_id', 'is_revenue_job', 'is_transaction', 'is_cancelled', 'recognised_revenue', 'job_date',
+    ], where=field_service_customer_record_as_of('job_date')) }}
 
 ),
 

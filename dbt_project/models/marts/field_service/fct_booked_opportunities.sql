@@ -8,74 +8,47 @@ with
 
 bookings as (
 
-    select
-        opportunity_id,
-        quote_number,
-        sales_person,
-        branch,
-        lead_source,
-        estimated_amount,
-        unreadable_estimated_amount,
-        booked_at,
-        booked_date
-    from {{ ref('int_field_service__bookings_selected') }}
+    {{ selected_columns(ref('int_field_service__bookings_selected'), [
+        'opportunity_id', 'quote_number', 'sales_person', 'branch', 'lead_source', 'estimated_amount',
+        'unreadable_estimated_amount', 'booked_at', 'booked_date',
+    ]) }}
 
 ),
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), ['dimension', 'raw_value', 'canonical_key']) }}
 
 ),
 
 quotes as (
 
-    select
-        quote_number,
-        lead_id,
-        job_id,
-        has_lead,
-        has_job,
-        is_flagged_bad,
-        is_lost
-    from {{ ref('int_field_service__quotes_linked') }}
+    {{ selected_columns(ref('int_field_service__quotes_linked'), [
+        'quote_number', 'lead_id', 'job_id', 'has_lead', 'has_job', 'is_flagged_bad', 'is_lost',
+    ]) }}
 
 ),
 
 leads as (
 
-    select
-        lead_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent,
-        created_date
-    from {{ ref('int_field_service__leads_enriched') }}
+    {{ selected_columns(ref('int_field_service__leads_enriched'), [
+        'lead_id', 'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
+        'created_date',
+    ]) }}
 
 ),
 
 customer_keys as (
 
-    select
-        record_id,
-        customer_id
-    from {{ ref('int_field_service__customer_keys') }}
-    where record_type = 'booking'
+    {{ selected_columns(ref('int_field_service__customer_keys'), [
+        'record_id', 'customer_id',
+    ], where="record_type = 'booking'") }}
 
 ),
 
 branch_regions as (
 
-    select
-        branch_key,
-        region
-    from {{ ref('int_field_service__branch_regions') }}
+    {{ selected_columns(ref('int_field_service__branch_regions'), ['branch_key', 'region']) }}
 
 ),
 
@@ -92,18 +65,7 @@ resolved as (
         bookings.booked_at,
         bookings.booked_date
     from bookings
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and bookings.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and bookings.branch = branch_variants.raw_value
-    left join variants as lead_source_variants
-        on
-            lead_source_variants.dimension = 'lead_source'
-            and bookings.lead_source = lead_source_variants.raw_value
+    {{ field_service_variant_joins('bookings', ['sales_person', 'branch', 'lead_source']) }}
 
 ),
 

@@ -17,87 +17,55 @@ with
 
 jobs as (
 
-    select
-        job_id,
-        quote_number,
-        job_status,
-        sales_person,
-        branch,
-        origin_city,
-        destination_city,
-        revenue_amount,
-        unreadable_revenue,
-        is_revenue_job,
-        is_cancelled,
-        job_date
-    from {{ ref('int_field_service__jobs_selected') }}
+    {{ selected_columns(ref('int_field_service__jobs_selected'), [
+        'job_id', 'quote_number', 'job_status', 'sales_person', 'branch', 'origin_city', 'destination_city',
+        'revenue_amount', 'unreadable_revenue', 'is_revenue_job', 'is_cancelled', 'job_date',
+    ]) }}
 
 ),
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), ['dimension', 'raw_value', 'canonical_key']) }}
 
 ),
 
 quotes as (
 
-    select
-        quote_number,
-        lead_id,
-        opportunity_id,
-        has_booking
-    from {{ ref('int_field_service__quotes_linked') }}
+    {{ selected_columns(ref('int_field_service__quotes_linked'), [
+        'quote_number', 'lead_id', 'opportunity_id', 'has_booking',
+    ]) }}
 
 ),
 
 bookings as (
 
-    select
-        opportunity_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent,
-        booked_date
-    from {{ ref('fct_booked_opportunities') }}
+    {{ selected_columns(ref('fct_booked_opportunities'), [
+        'opportunity_id', 'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
+        'booked_date',
+    ]) }}
 
 ),
 
 leads as (
 
-    select
-        lead_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent
-    from {{ ref('int_field_service__leads_enriched') }}
+    {{ selected_columns(ref('int_field_service__leads_enriched'), [
+        'lead_id', 'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
+    ]) }}
 
 ),
 
 customer_keys as (
 
-    select
-        record_id,
-        customer_id
-    from {{ ref('int_field_service__customer_keys') }}
-    where record_type = 'job'
+    {{ selected_columns(ref('int_field_service__customer_keys'), [
+        'record_id', 'customer_id',
+    ], where="record_type = 'job'") }}
 
 ),
 
 branch_regions as (
 
-    select
-        branch_key,
-        region
-    from {{ ref('int_field_service__branch_regions') }}
+    {{ selected_columns(ref('int_field_service__branch_regions'), ['branch_key', 'region']) }}
 
 ),
 
@@ -118,14 +86,7 @@ resolved as (
         jobs.is_cancelled,
         jobs.job_date
     from jobs
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and jobs.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and jobs.branch = branch_variants.raw_value
+    {{ field_service_variant_joins('jobs', ['sales_person', 'branch']) }}
 
 ),
 

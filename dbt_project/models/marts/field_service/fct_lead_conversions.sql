@@ -19,143 +19,91 @@ with
 
 leads as (
 
-    select
-        lead_id,
-        quote_number,
-        customer_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        lead_status,
-        lead_status_rank,
-        region,
-        gdpr_consent,
-        created_date
-    from {{ ref('int_field_service__leads_enriched') }}
+    {{ selected_columns(ref('int_field_service__leads_enriched'), [
+        'lead_id', 'quote_number', 'customer_id', 'sales_person_key', 'branch_key', 'lead_source_key',
+        'lead_status', 'lead_status_rank', 'region', 'gdpr_consent', 'created_date',
+    ]) }}
 
 ),
 
 quotes as (
 
-    select
-        quote_number,
-        lead_id,
-        has_booking,
-        has_job
-    from {{ ref('int_field_service__quotes_linked') }}
+    {{ selected_columns(ref('int_field_service__quotes_linked'), [
+        'quote_number', 'lead_id', 'has_booking', 'has_job',
+    ]) }}
 
 ),
 
 bad_leads as (
 
-    select
-        lead_id,
-        quote_number,
-        flagged_date
-    from {{ ref('int_field_service__bad_leads_selected') }}
+    {{ selected_columns(ref('int_field_service__bad_leads_selected'), ['lead_id', 'quote_number', 'flagged_date']) }}
 
 ),
 
 lost_leads as (
 
-    select
-        quote_number,
-        sales_person,
-        branch,
-        lost_date
-    from {{ ref('int_field_service__lost_leads_selected') }}
+    {{ selected_columns(ref('int_field_service__lost_leads_selected'), [
+        'quote_number', 'sales_person', 'branch', 'lost_date',
+    ]) }}
 
 ),
 
 bookings as (
 
-    select
-        opportunity_id,
-        quote_number,
-        lead_id,
-        customer_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent,
-        estimated_amount,
-        booked_date
-    from {{ ref('fct_booked_opportunities') }}
+    {{ selected_columns(ref('fct_booked_opportunities'), [
+        'opportunity_id', 'quote_number', 'lead_id', 'customer_id',
+        'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
+        'estimated_amount', 'booked_date',
+    ]) }}
 
 ),
 
 jobs as (
 
-    select
-        job_id,
-        quote_number,
-        opportunity_id,
-        lead_id,
-        customer_id,
-        sales_person_key,
-        branch_key,
-        lead_source_key,
-        region,
-        gdpr_consent,
-        job_status,
-        revenue_amount,
-        job_date
-    from {{ ref('fct_jobs') }}
+    {{ selected_columns(ref('fct_jobs'), [
+        'job_id', 'quote_number', 'opportunity_id', 'lead_id', 'customer_id', 'sales_person_key',
+        'branch_key', 'lead_source_key', 'region', 'gdpr_consent', 'job_status', 'revenue_amount', 'job_date',
+    ]) }}
 
 ),
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), ['dimension', 'raw_value', 'canonical_key']) }}
 
 ),
 
 branch_regions as (
 
-    select
-        branch_key,
-        region
-    from {{ ref('int_field_service__branch_regions') }}
+    {{ selected_columns(ref('int_field_service__branch_regions'), ['branch_key', 'region']) }}
 
 ),
 
 lead_events as (
 
+    -- every lead is created; one that reached QUOTED or beyond (or has a booking or a job) is also quoted,
+    -- dated at its creation (the export has no quote time)
     select
         leads.lead_id as record_id,
-        'created' as event_type,
+        kinds.event_type,
         leads.lead_id,
         leads.quote_number,
-        null as opportunity_id,
-        null as job_id,
         leads.sales_person_key,
         leads.branch_key,
-        null::numeric(16, 2) as conversion_value,
-        false as is_event_date_estimated,
-        leads.created_date as event_date
-    from leads
-    union all
-    select
-        leads.lead_id as record_id,
-        'quoted' as event_type,
-        leads.lead_id,
-        leads.quote_number,
+        leads.created_date as event_date,
         null as opportunity_id,
         null as job_id,
-        leads.sales_person_key,
-        leads.branch_key,
         null::numeric(16, 2) as conversion_value,
-        true as is_event_date_estimated,
-        leads.created_date as event_date
+        kinds.event_type = 'quoted' as is_event_date_estimated
     from leads
     left join quotes
         on leads.quote_number = quotes.quote_number
-    where leads.lead_status_rank >= 3 or quotes.has_booking or quotes.has_job
+    cross join (values ('created'), ('quoted')) as kinds (event_type)
+    where
+        kinds.event_type = 'created'
+        or leads.lead_status_rank >= 3
+        or quotes.has_booking
+        or quotes.has_job
 
 ),
 
@@ -202,14 +150,7 @@ lost_events as (
         on lost_leads.quote_number = quotes.quote_number
     left join leads
         on quotes.lead_id = leads.lead_id
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and lost_leads.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and lost_leads.branch = branch_variants.raw_value
+    {{ field_service_variant_joins('lost_leads', ['sales_person', 'branch']) }}
 
 ),
 
@@ -229,95 +170,45 @@ deal_events as (
         booked_date as event_date
     from bookings
     union all
+    -- a BOOKED job (booked / scheduled: not done) is scheduled, with no value; a CLOSED one converted
     select
         job_id as record_id,
-        'scheduled' as event_type,
+        case job_status when 'BOOKED' then 'scheduled' else 'converted' end as event_type,
         lead_id,
         quote_number,
         opportunity_id,
         job_id,
         sales_person_key,
         branch_key,
-        null::numeric(16, 2) as conversion_value,
+        case when job_status = 'CLOSED' then coalesce(revenue_amount, 0) end as conversion_value,
         false as is_event_date_estimated,
         job_date as event_date
     from jobs
-    where job_status = 'BOOKED'
-    union all
-    select
-        job_id as record_id,
-        'converted' as event_type,
-        lead_id,
-        quote_number,
-        opportunity_id,
-        job_id,
-        sales_person_key,
-        branch_key,
-        coalesce(revenue_amount, 0) as conversion_value,
-        false as is_event_date_estimated,
-        job_date as event_date
-    from jobs
-    where job_status = 'CLOSED'
+    where job_status in ('BOOKED', 'CLOSED')
 
 ),
 
 events as (
 
+    {{ field_service_union_all(['lead_events', 'bad_events', 'lost_events', 'deal_events'], [
+        'record_id', 'event_type', 'lead_id', 'quote_number', 'opportunity_id', 'job_id', 'sales_person_key',
+        'branch_key', 'conversion_value', 'is_event_date_estimated', 'event_date',
+    ]) }}
+
+),
+
+event_types as (
+
+    -- the lifecycle order of the event types (ties on a date) and the status each stands for
     select
-        record_id,
         event_type,
-        lead_id,
-        quote_number,
-        opportunity_id,
-        job_id,
-        sales_person_key,
-        branch_key,
-        conversion_value,
-        is_event_date_estimated,
-        event_date
-    from lead_events
-    union all
-    select
-        record_id,
-        event_type,
-        lead_id,
-        quote_number,
-        opportunity_id,
-        job_id,
-        sales_person_key,
-        branch_key,
-        conversion_value,
-        is_event_date_estimated,
-        event_date
-    from bad_events
-    union all
-    select
-        record_id,
-        event_type,
-        lead_id,
-        quote_number,
-        opportunity_id,
-        job_id,
-        sales_person_key,
-        branch_key,
-        conversion_value,
-        is_event_date_estimated,
-        event_date
-    from lost_events
-    union all
-    select
-        record_id,
-        event_type,
-        lead_id,
-        quote_number,
-        opportunity_id,
-        job_id,
-        sales_person_key,
-        branch_key,
-        conversion_value,
-        is_event_date_estimated,
-        event_date
-    from deal_events
+        event_order,
+        event_status
+    from (
+        values
+        ('created', 1, 'NEW'), ('quoted', 2, 'QUOTED'), ('bad', 3, 'BAD'), ('booked', 4, 'BOOKED'),
+        ('lost', 5, 'LOST'), ('scheduled', 6, 'SCHEDULED'), ('converted', 7, 'CONVERTED')
+    ) as event_types (event_type, event_order, event_status)
 
 ),
 
@@ -327,24 +218,8 @@ attributed as (
         md5(events.event_type || '|' || events.record_id) as lead_event_id,
         coalesce(events.quote_number, 'lead:' || events.lead_id) as lifecycle_id,
         events.event_type,
-        case events.event_type
-            when 'created' then 1
-            when 'quoted' then 2
-            when 'bad' then 3
-            when 'booked' then 4
-            when 'lost' then 5
-            when 'scheduled' then 6
-            when 'converted' then 7
-        end as event_order,
-        case events.event_type
-            when 'created' then 'NEW'
-            when 'quoted' then 'QUOTED'
-            when 'bad' then 'BAD'
-            when 'booked' then 'BOOKED'
-            when 'lost' then 'LOST'
-            when 'scheduled' then 'SCHEDULED'
-            when 'converted' then 'CONVERTED'
-        end as event_status,
+        event_types.event_order,
+        event_types.event_status,
         events.lead_id,
         events.quote_number,
         events.opportunity_id,
@@ -374,6 +249,8 @@ attributed as (
         on events.job_id = jobs.job_id
     left join branch_regions
         on events.branch_key = branch_regions.branch_key
+    left join event_types
+        on events.event_type = event_types.event_type
 
 ),
 
@@ -426,44 +303,19 @@ final as (
         sequenced.event_status,
         sequenced.current_lead_status,
         sequenced.gdpr_consent,
+        sequenced.event_sequence::integer as event_sequence,
+        sequenced.event_date - sequenced.lead_created_date as days_since_creation,
+        sequenced.event_date - sequenced.previous_event_date as days_in_previous_status,
         sequenced.conversion_value,
         sequenced.is_event_date_estimated,
         sequenced.is_orphan,
         sequenced.event_date,
         sequenced.lead_created_date,
-        sequenced.event_sequence::integer as event_sequence,
-        sequenced.event_date - sequenced.lead_created_date as days_since_creation,
-        sequenced.event_date - sequenced.previous_event_date as days_in_previous_status,
         {{ compliance_retention_date('sequenced.region', 'pipeline_events', 'sequenced.event_date') }}
             as data_retention_date
     from sequenced
 
 )
 
-select
-    lead_event_id,
-    lifecycle_id,
-    lead_id,
-    quote_number,
-    opportunity_id,
-    job_id,
-    customer_id,
-    lead_source_key,
-    sales_person_key,
-    branch_key,
-    region,
-    event_type,
-    event_status,
-    current_lead_status,
-    gdpr_consent,
-    event_sequence,
-    days_since_creation,
-    days_in_previous_status,
-    conversion_value,
-    is_event_date_estimated,
-    is_orphan,
-    event_date,
-    lead_created_date,
-    data_retention_date
-from final
+select * from final
 where {{ in_region_scope('region') }}

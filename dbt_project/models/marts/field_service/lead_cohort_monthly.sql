@@ -103,39 +103,23 @@ counted as (
 final as (
 
     select
-        cohort_month,
-        lead_source_key,
-        branch_key,
-        sales_person_key,
-        region,
-        data_retention_date,
-        leads_count::integer as leads_count,
-        leads_booked_count::integer as leads_booked_count,
-        leads_30_days_observed_count::integer as leads_30_days_observed_count,
-        leads_booked_within_30_days_count::integer as leads_booked_within_30_days_count,
-        leads_job_done_count::integer as leads_job_done_count,
-        round(leads_booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_booking_rate,
-        round(
-            leads_booked_within_30_days_count::numeric / nullif(leads_30_days_observed_count, 0), 4
-        )::numeric(12, 4) as lead_to_booking_30_day_rate,
-        round(leads_job_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4) as lead_to_job_done_rate
+        counted.cohort_month,
+        counted.lead_source_key,
+        counted.branch_key,
+        counted.sales_person_key,
+        counted.region,
+        counted.leads_count::integer as leads_count,
+        counted.leads_booked_count::integer as leads_booked_count,
+        counted.leads_30_days_observed_count::integer as leads_30_days_observed_count,
+        counted.leads_booked_within_30_days_count::integer as leads_booked_within_30_days_count,
+        counted.leads_job_done_count::integer as leads_job_done_count,
+        {{ field_service_ratio('counted.leads_booked_count', 'counted.leads_count') }} as lead_to_booking_rate,
+        {{ field_service_ratio('counted.leads_booked_within_30_days_count', 'counted.leads_30_days_observed_count') }}
+            as lead_to_booking_30_day_rate,
+        {{ field_service_ratio('counted.leads_job_done_count', 'counted.leads_count') }} as lead_to_job_done_rate,
+        counted.data_retention_date
     from counted
 
 )
 
-select
-    cohort_month,
-    lead_source_key,
-    branch_key,
-    sales_person_key,
-    region,
-    leads_count,
-    leads_booked_count,
-    leads_30_days_observed_count,
-    leads_booked_within_30_days_count,
-    leads_job_done_count,
-    lead_to_booking_rate,
-    lead_to_booking_30_day_rate,
-    lead_to_job_done_rate,
-    data_retention_date
-from final
+select * from final

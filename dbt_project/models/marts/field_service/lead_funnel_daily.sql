@@ -16,17 +16,10 @@ with
 
 events as (
 
-    select
-        event_date,
-        event_type,
-        lead_source_key,
-        branch_key,
-        sales_person_key,
-        region,
-        conversion_value,
-        data_retention_date
-    from {{ ref('fct_lead_conversions') }}
-    where {{ window_filter('event_date', 'day') }}
+    {{ selected_columns(ref('fct_lead_conversions'), [
+        'event_date', 'event_type', 'lead_source_key', 'branch_key', 'sales_person_key', 'region', 'conversion_value',
+        'data_retention_date',
+    ], where=window_filter('event_date', 'day')) }}
 
 ),
 
@@ -55,49 +48,8 @@ counted as (
 
 final as (
 
-    select
-        funnel_date,
-        lead_source_key,
-        branch_key,
-        sales_person_key,
-        region,
-        data_retention_date,
-        leads_count::integer as leads_count,
-        quoted_count::integer as quoted_count,
-        booked_count::integer as booked_count,
-        jobs_done_count::integer as jobs_done_count,
-        jobs_scheduled_count::integer as jobs_scheduled_count,
-        lost_count::integer as lost_count,
-        bad_count::integer as bad_count,
-        booked_value::numeric(16, 2) as booked_value,
-        revenue::numeric(16, 2) as revenue,
-        round(booked_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4)
-            as bookings_per_lead_flow_rate,
-        round(jobs_done_count::numeric / nullif(booked_count, 0), 4)::numeric(12, 4)
-            as jobs_done_per_booking_flow_rate,
-        round(jobs_done_count::numeric / nullif(leads_count, 0), 4)::numeric(12, 4)
-            as jobs_done_per_lead_flow_rate
-    from counted
+    {{ lead_funnel_final('funnel_date', 'counted') }}
 
 )
 
-select
-    funnel_date,
-    lead_source_key,
-    branch_key,
-    sales_person_key,
-    region,
-    leads_count,
-    quoted_count,
-    booked_count,
-    jobs_done_count,
-    jobs_scheduled_count,
-    lost_count,
-    bad_count,
-    booked_value,
-    revenue,
-    bookings_per_lead_flow_rate,
-    jobs_done_per_booking_flow_rate,
-    jobs_done_per_lead_flow_rate,
-    data_retention_date
-from final
+select * from final

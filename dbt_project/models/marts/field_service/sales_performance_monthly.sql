@@ -16,17 +16,10 @@ with
 
 funnel_days as (
 
-    select
-        funnel_date,
-        sales_person_key,
-        branch_key,
-        quoted_count,
-        booked_count,
-        jobs_done_count,
-        booked_value,
-        revenue
-    from {{ ref('lead_funnel_daily') }}
-    where {{ window_filter('funnel_date', 'month') }}
+    {{ selected_columns(ref('lead_funnel_daily'), [
+        'funnel_date', 'sales_person_key', 'branch_key', 'quoted_count', 'booked_count', 'jobs_done_count',
+        'booked_value', 'revenue',
+    ], where=window_filter('funnel_date', 'month')) }}
 
 ),
 
@@ -57,11 +50,7 @@ calls as (
 
 variants as (
 
-    select
-        dimension,
-        raw_value,
-        canonical_key
-    from {{ ref('int_field_service__name_variants') }}
+    {{ selected_columns(ref('int_field_service__name_variants'), ['dimension', 'raw_value', 'canonical_key']) }}
 
 ),
 
@@ -92,14 +81,7 @@ resolved_calls as (
         calls.talk_minutes,
         calls.performance_date
     from calls
-    left join variants as sales_person_variants
-        on
-            sales_person_variants.dimension = 'sales_person'
-            and calls.sales_person = sales_person_variants.raw_value
-    left join variants as branch_variants
-        on
-            branch_variants.dimension = 'branch'
-            and calls.branch = branch_variants.raw_value
+    {{ field_service_variant_joins('calls', ['sales_person', 'branch']) }}
 
 ),
 
@@ -133,10 +115,9 @@ final as (
         coalesce(call_totals.call_days_count, 0)::integer as call_days_count,
         coalesce(event_totals.booked_value, 0)::numeric(16, 2) as booked_value,
         coalesce(event_totals.revenue, 0)::numeric(16, 2) as revenue,
-        round(event_totals.bookings_count::numeric / nullif(event_totals.quotes_count, 0), 4)::numeric(12, 4)
+        {{ field_service_ratio('event_totals.bookings_count', 'event_totals.quotes_count') }}
             as bookings_per_quote_flow_rate,
-        round(call_totals.calls_answered::numeric / nullif(call_totals.calls_made, 0), 4)::numeric(12, 4)
-            as call_answer_rate
+        {{ field_service_ratio('call_totals.calls_answered', 'call_totals.calls_made') }} as call_answer_rate
     from event_totals
     full outer join call_totals
         on

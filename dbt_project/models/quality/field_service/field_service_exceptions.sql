@@ -134,44 +134,22 @@ unknown_statuses as (
 orphans as (
 
     select
-        quote_number as subject,
+        quotes.quote_number as subject,
+        orphan_checks.exception_type,
+        orphan_checks.detail,
         null as first_seen_file,
-        'orphan_booking' as exception_type,
-        'booked quote has no lead in leads.csv' as detail,
         1 as occurrences,
         'check the CRM export: the linked record is missing' as suggested_action
     from quotes
-    where is_orphan_booking
-    union all
-    select
-        quote_number as subject,
-        null as first_seen_file,
-        'orphan_loss' as exception_type,
-        'lost quote has no lead in leads.csv' as detail,
-        1 as occurrences,
-        'check the CRM export: the linked record is missing' as suggested_action
-    from quotes
-    where is_orphan_loss
-    union all
-    select
-        quote_number as subject,
-        null as first_seen_file,
-        'orphan_job' as exception_type,
-        'job quote has no booking in booked_opportunities.csv' as detail,
-        1 as occurrences,
-        'check the CRM export: the linked record is missing' as suggested_action
-    from quotes
-    where is_orphan_job
-    union all
-    select
-        quote_number as subject,
-        null as first_seen_file,
-        'orphan_bad_flag' as exception_type,
-        'bad flag of a lead_id not in leads.csv' as detail,
-        1 as occurrences,
-        'check the CRM export: the linked record is missing' as suggested_action
-    from quotes
-    where is_orphan_bad_flag
+    cross join
+        lateral (
+            values
+            ('orphan_booking', 'booked quote has no lead in leads.csv', quotes.is_orphan_booking),
+            ('orphan_loss', 'lost quote has no lead in leads.csv', quotes.is_orphan_loss),
+            ('orphan_job', 'job quote has no booking in booked_opportunities.csv', quotes.is_orphan_job),
+            ('orphan_bad_flag', 'bad flag of a lead_id not in leads.csv', quotes.is_orphan_bad_flag)
+        ) as orphan_checks (exception_type, detail, is_orphan)
+    where orphan_checks.is_orphan
 
 ),
 
@@ -218,50 +196,10 @@ rejected_rows as (
 
 unioned as (
 
-    select
-        exception_type,
-        subject,
-        detail,
-        occurrences,
-        first_seen_file,
-        suggested_action
-    from unresolved_names
-    union all
-    select
-        exception_type,
-        subject,
-        detail,
-        occurrences,
-        first_seen_file,
-        suggested_action
-    from unknown_statuses
-    union all
-    select
-        exception_type,
-        subject,
-        detail,
-        occurrences,
-        first_seen_file,
-        suggested_action
-    from orphans
-    union all
-    select
-        exception_type,
-        subject,
-        detail,
-        occurrences,
-        first_seen_file,
-        suggested_action
-    from unreadable_amounts
-    union all
-    select
-        exception_type,
-        subject,
-        detail,
-        occurrences,
-        first_seen_file,
-        suggested_action
-    from rejected_rows
+    {{ field_service_union_all(
+        ['unresolved_names', 'unknown_statuses', 'orphans', 'unreadable_amounts', 'rejected_rows'],
+        ['exception_type', 'subject', 'detail', 'occurrences', 'first_seen_file', 'suggested_action'],
+    ) }}
 
 ),
 
