@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from export_checks import checksum, reimport
 from psycopg import sql
 
 from orchestration.core.dbt import dbt_env, dbt_executable
@@ -457,66 +458,6 @@ def test_kpi_cli_prints_a_rounded_table_csv_for_machines_and_exit_6_for_no_rows(
 # --- exports ----------------------------------------------------------------------------------------------------
 
 
-ALL_ROWS = sql.SQL("true")
-
-
-def checksum(wh, relation: sql.Composable, where: sql.Composable = ALL_ROWS) -> tuple[int, str]:
-    """Row count and an order-independent md5 over the rows' text (numbers with trailing zeros trimmed)."""
-    with psycopg.connect(wh.conn.url(), autocommit=True) as db:
-        return _checksum(db, relation, where)
-
-
-def _checksum(db: psycopg.Connection, relation: sql.Composable, where: sql.Composable) -> tuple[int, str]:
-    cur = db.execute(sql.SQL("select * from {} as t where {} limit 0").format(relation, where))
-    names = [d.name for d in cur.description or ()]
-    types = {
-        r[0]: r[1]
-        for r in db.execute(
-            sql.SQL(
-                "select attname, format_type(atttypid, atttypmod) from pg_attribute"
-                " where attrelid = {}::regclass and attnum > 0"
-            ).format(sql.Literal(relation.as_string(db)))
-        ).fetchall()
-    }
-    parts = [
-        sql.SQL(
-            "coalesce(trim_scale(t.{})::text, '~')" if types[n].startswith("numeric") else "coalesce(t.{}::text, '~')"
-        ).format(sql.Identifier(n))
-        for n in names
-    ]
-    row = sql.SQL("concat_ws('|', {})").format(sql.SQL(", ").join(parts))
-    count, digest = db.execute(
-        sql.SQL(
-            "select count(*), md5(coalesce(string_agg({row}, E'\\n' order by {row}), '')) from {rel} as t where {w}"
-        ).format(row=row, rel=relation, w=where)
-    ).fetchone()  # type: ignore[misc]
-    return int(count), str(digest)
-
-
-def reimport(wh, mart: str, fmt: str, path: Path) -> tuple[int, str]:
-    """Load an exported file back into an empty copy of the mart and checksum it."""
-    with psycopg.connect(wh.conn.url()) as db:
-        db.execute(sql.SQL("create temp table back (like {})").format(sql.Identifier(MARTS, mart)))
-        if fmt == "csv":
-            with db.cursor().copy("copy back from stdin with (format csv, header)") as copy, path.open("rb") as fh:
-                while chunk := fh.read(65536):
-                    copy.write(chunk)
-        elif fmt == "json":
-            db.execute("create temp table lines (line text)")
-            with db.cursor().copy("copy lines from stdin") as copy, path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    copy.write_row((line.rstrip("\n"),))
-            db.execute("insert into back select (json_populate_record(null::back, line::json)).* from lines")
-        else:
-            import pyarrow.parquet as pq  # type: ignore[import-untyped]  # pyarrow ships no type information
-
-            table = pq.read_table(path)
-            with db.cursor().copy("copy back from stdin") as copy:
-                for record in table.to_pylist():
-                    copy.write_row(list(record.values()))
-        return _checksum(db, sql.Identifier("back"), sql.SQL("true"))
-
-
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
 def test_export_round_trips_with_filters(built, wh, tmp_path, fmt) -> None:
     if fmt == "parquet":
@@ -540,7 +481,7 @@ def test_export_round_trips_with_filters(built, wh, tmp_path, fmt) -> None:
     expected = checksum(wh, sql.Identifier(MARTS, "fct_jobs"), where)
     assert expected[0] > 50, "the filter should keep several batches of rows"
     assert result.rows == expected[0] and seen[-1] == expected[0]
-    assert reimport(wh, "fct_jobs", fmt, result.path) == expected
+    assert reimport(wh, sql.Identifier(MARTS, "fct_jobs"), fmt, result.path) == expected
     assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256
     again = exports.export_model(
         "fct_jobs",
@@ -561,7 +502,7 @@ def test_export_of_a_mart_with_every_type(built, wh, tmp_path) -> None:
     expected = checksum(wh, sql.Identifier(MARTS, "fct_deal_stage_transitions"))
     for fmt in ("csv", "json", "parquet"):
         result = exports.export_model("fct_deal_stage_transitions", fmt, out=tmp_path, conn=wh.conn, schema=MARTS)
-        assert reimport(wh, "fct_deal_stage_transitions", fmt, result.path) == expected, fmt
+        assert reimport(wh, sql.Identifier(MARTS, "fct_deal_stage_transitions"), fmt, result.path) == expected, fmt
     with (tmp_path / "fct_deal_stage_transitions.csv").open(newline="") as fh:
         header = next(csv.reader(fh))
     assert header[0] == "deal_stage_transition_id"
