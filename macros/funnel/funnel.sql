@@ -18,15 +18,9 @@
   grain), ANDed with `where` when given. A monthly roll-up reads whole months of its daily input this way.
 -#}
 {% macro funnel_window_rows(relation, columns, window_column, grain, where=none, month_of=none) -%}
-    select
-        {{ columns | join(',\n        ') }}
-        {%- if month_of is not none %},
-        {{ crm_month_start(month_of) }} as date_month
-        {%- endif %}
-    from {{ relation }}
-    where
-        {% if where is not none -%} {{ where }} and {% endif -%}
-        {{ window_filter(window_column, grain) }}
+    {%- set month = [crm_month_start(month_of) ~ ' as date_month'] if month_of is not none else [] -%}
+    {%- set window = window_filter(window_column, grain) -%}
+    {{ selected_columns(relation, columns + month, where=(where ~ ' and ' ~ window) if where is not none else window) }}
 {%- endmacro %}
 
 {#-

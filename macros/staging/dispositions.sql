@@ -13,13 +13,7 @@
 
 {#- The staged rows of a base model: `columns` (in order), then the lineage. -#}
 {% macro staged_rows(base_model, columns) -%}
-    select
-        {%- for name in columns %}
-        {{ name }},
-        {%- endfor %}
-        {{ loader_lineage() }}
-    from {{ base_model }}
-    where row_disposition = 'staged'
+    {{ selected_columns(base_model, columns + loader_lineage_columns(), where="row_disposition = 'staged'") }}
 {%- endmacro %}
 
 {#- The rejected rows of a source's base models. -#}
