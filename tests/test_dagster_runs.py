@@ -197,6 +197,16 @@ def test_one_partition_builds_exactly_its_window(landed, wh, defs, instance, mod
         assert {"rows_affected", "Execution Duration", "dagster/row_count"} <= set(metadata[name]), name
 
 
+def test_the_same_partition_again_with_nothing_new_does_nothing(landed, defs, instance, models) -> None:
+    """Nothing landed and no code changed since the last run of this partition: the dbt step does not run dbt
+    (orchestration.core.build_state), and the run succeeds."""
+    result = _run(defs, instance, _keys(models), partition_key=ONE_DAY)
+    assert _materializations(result) == []
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.startswith("nothing to do: this step passed at") for m in logs)
+    assert not [m for m in logs if m.startswith("Finished dbt command")]
+
+
 def test_ten_day_backfill_is_one_dbt_invocation_equal_to_a_full_refresh(landed, wh, defs, instance, models) -> None:
     from orchestration.dagster.assets import DBT_ASSETS
 

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,9 +15,12 @@ from orchestration.core import warehouse
 from orchestration.core.contracts import SOURCES
 from orchestration.core.dbt import check_target, dbt_vars, parse_int, parse_regions, parse_source_dt, run_dbt
 from orchestration.core.errors import ExitCode, FunnelError
-from orchestration.core.manifest import today
+from orchestration.core.manifest import read_manifest, today
 from orchestration.core.settings import connection
 from orchestration.core.switches import sources_line
+
+if TYPE_CHECKING:
+    from orchestration.core.build_state import BuildInputs
 
 app = typer.Typer(
     help="Sales-funnel warehouse: land CRM exports, build them with dbt, run it with Dagster.",
@@ -170,6 +173,19 @@ def load(
         raise typer.Exit(ExitCode.REJECTED)
 
 
+def _stale_incremental_models(inputs: BuildInputs, variables: dict[str, object], target: str | None) -> list[str]:
+    """Incremental models whose code changed since the last build passed (a parse only when files changed)."""
+    from orchestration.core import build_state
+
+    before = build_state.previous_node_digests(inputs)
+    if before is None:
+        return []
+    parsed = run_dbt(["parse", "--quiet"], variables, target=target, capture=True)
+    if parsed.returncode != 0:
+        return []  # the build itself reports the parse error
+    return build_state.rebuild_needed(read_manifest(), before)
+
+
 @app.command()
 def build(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models")] = False,
@@ -184,9 +200,17 @@ def build(
         str | None, typer.Option(help="Build facts and marts of these regions only, e.g. eu,uk (data residency)")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show dbt's own log of every node")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Build even when nothing landed and nothing changed since the last build")
+    ] = False,
 ) -> None:
-    """`dbt build` (seeds, models, tests) of the sources that hold data, with validated vars; prints a summary."""
+    """`dbt build` (seeds, models, tests) of the sources that hold data, with validated vars; prints a summary.
+
+    Skipped when the same build already passed with the same data, code and vars (orchestration.core.build_state);
+    incremental models whose code (or an ancestor's) changed since the last build are rebuilt with --full-refresh.
+    """
     from orchestration.cli.console import run_build
+    from orchestration.core import build_state
 
     variables = dbt_vars(
         source_dt, parse_int(backfill_period, "backfill_period"), parse_int(months, "months"), timezone
@@ -200,13 +224,35 @@ def build(
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     args += ["--select", select] if select else []
     args += ["--exclude", exclude] if exclude else []
-    report = run_build(args, variables, target=target, verbose=verbose, say=echo)
-    if not verbose:
-        echo(report.summary())
+    inputs = build_state.build_inputs(f"funnel {' '.join(args)}", variables, target=target)
+    passed_at = None if force or full_refresh else build_state.already_built(inputs)
+    if passed_at:
+        echo(f"nothing to do: this build passed at {passed_at}, nothing landed or changed since (--force builds)")
+        return
+    invocations = [args]
+    stale = [] if full_refresh else _stale_incremental_models(inputs, variables, target)
+    if stale and (select or exclude):
+        typer.echo(
+            f"warning: the code of {', '.join(stale)} (or of a model they read) changed since the last build;"
+            f" rebuild them with: funnel build --full-refresh --select {' '.join(m + '+' for m in stale)}",
+            err=True,
+        )
+    elif stale:
+        echo(f"code changed since the last build: {', '.join(stale)} and what they feed are rebuilt (--full-refresh)")
+        descendants = [m + "+" for m in stale]
+        invocations = [["build", "--exclude", *descendants], ["build", "--full-refresh", "--select", *descendants]]
+    build_state.starting(inputs)
+    for invocation in invocations:
+        report = run_build(invocation, variables, target=target, verbose=verbose, say=echo)
+        if not verbose:
+            echo(report.summary())
+        if report.returncode != 0:
+            break
     record_in_dagster(variables, full_refresh)
     if report.returncode != 0:
         raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
-    if report.nothing_selected or (not verbose and report.total == 0):
+    build_state.finished(inputs, build_state.node_digests(read_manifest()))
+    if len(invocations) == 1 and (report.nothing_selected or (not verbose and report.total == 0)):
         typer.echo(
             f"warning: the selection matched nothing to build (exit code {int(ExitCode.NOTHING_SELECTED)})", err=True
         )

@@ -87,16 +87,19 @@ def manifest_dir() -> Path:
     return target_path() / "dagster"
 
 
-def _newest_input() -> float:
-    newest = 0.0
+def parse_inputs() -> Iterator[Path]:
+    """Every file a dbt parse reads."""
     for root in _PARSE_INPUTS:
         if root.is_file():
-            newest = max(newest, root.stat().st_mtime)
+            yield root
         elif root.is_dir():
-            for path in root.rglob("*"):
+            for path in sorted(root.rglob("*")):
                 if path.is_file() and path.suffix in (".sql", ".yml", ".yaml", ".md", ".csv", ".py"):
-                    newest = max(newest, path.stat().st_mtime)
-    return newest
+                    yield path
+
+
+def _newest_input() -> float:
+    return max((path.stat().st_mtime for path in parse_inputs()), default=0.0)
 
 
 def _parse_env(conn: Connection | None = None, target: str | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@
   sources resolve to the raw assets, every dbt test check described).
 """
 
+import hashlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     AssetSpec,
     Config,
@@ -35,6 +37,7 @@ from dagster_dbt import DbtCliInvocation, dbt_assets
 from psycopg import sql
 from pydantic import Field
 
+from orchestration.core import build_state
 from orchestration.core.contracts import SOURCES, raw_schema, source_tables
 from orchestration.core.errors import FunnelError
 from orchestration.core.manifest import business_timezone, prepare_manifest, read_manifest
@@ -329,9 +332,35 @@ def run_dbt_build(
             " models of a source switched on since are not built, steps below models switched off are skipped;"
             " reload the code location (Deployment > Reload in the UI, or restart `funnel ui`)"
         )
+    selected = sorted(key.to_user_string() for key in context.selected_asset_keys)
+    step = f"dagster {context.op.name} {'full refresh ' if full_refresh else ''}{_sha(selected)}"
+    # Both dbt steps of a run record the run's window (the partitioned step's vars), so that neither takes the
+    # other's row for a build with other inputs.
+    span = run_partition_range(context.run.tags)
+    inputs = build_state.build_inputs(step, key_range_vars(*span, business_timezone()) if span else variables)
+    passed_at = None if full_refresh else build_state.already_built(inputs)
+    if passed_at:
+        context.log.info(f"nothing to do: this step passed at {passed_at} with the same data, code and vars")
+        return
+    before = None if full_refresh else build_state.previous_node_digests(inputs)
+    stale = set(build_state.rebuild_needed(MANIFEST, before)) if before else set()
+    ours = {n["name"] for n in MANIFEST.get("nodes", {}).values() if _asset_key(n) in context.selected_asset_keys}
+    if stale & ours:
+        context.log.warning(f"code changed since the last build: {', '.join(sorted(stale & ours))}; --full-refresh")
+        full_refresh = True
     args = ["build", "--vars", json.dumps(dict(variables))] + (["--full-refresh"] if full_refresh else [])
     context.log.info(f"dbt {' '.join(args)}")
+    build_state.starting(inputs)
     yield from _events_with_metadata(dbt.cli(args, context=context))
+    build_state.finished(inputs, build_state.node_digests(MANIFEST))
+
+
+def _sha(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _asset_key(node: Mapping[str, Any]) -> AssetKey:
+    return TRANSLATOR.get_asset_key(node)
 
 
 def run_vars(context: AssetExecutionContext, partitioned: bool) -> dict[str, object]:

@@ -1,0 +1,129 @@
+"""A build with nothing new does nothing; whatever changed its inputs makes it build (orchestration.core.build_state).
+
+Real `funnel build` subprocesses against a database of this module, on a small generated Pipedrive export.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from test_cli import FUNNEL, funnel
+
+from orchestration.core.build_state import node_digests, rebuild_needed
+from orchestration.core.manifest import read_manifest
+from orchestration.core.settings import funnel_home
+from orchestration.ingest.generators.pipedrive import generate_pipedrive
+
+DAY = "2024-11-30"
+BUILT = "dbt: "  # the first line of a build's summary: dbt ran
+
+
+@pytest.fixture(scope="module")
+def landed(wh, tmp_path_factory) -> Path:
+    export = tmp_path_factory.mktemp("export")
+    generate_pipedrive(export, deals=200, seed=5, end=date(2024, 11, 30), days=120)
+    wh.load(export, "pipedrive")
+    return export
+
+
+def _build(*args: str) -> str:
+    result = funnel("build", "--source-dt", DAY, *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_a_second_identical_build_does_nothing(landed, wh) -> None:
+    assert BUILT in _build()
+    recorded = wh.scalar("select finished_at from raw.build_ledger")
+    again = _build()
+    assert "nothing to do" in again and BUILT not in again
+    assert wh.scalar("select finished_at from raw.build_ledger") == recorded
+
+
+def test_force_builds_anyway(landed) -> None:
+    assert BUILT in _build("--force")
+    assert "nothing to do" in _build()
+
+
+def test_another_day_or_other_vars_build(landed) -> None:
+    other_day = funnel("build", "--source-dt", "2024-11-29")
+    assert other_day.returncode == 0 and BUILT in other_day.stdout, other_day.stderr[-2000:]
+    # the day built last is another one now: the first day's build no longer stands for the tables
+    assert BUILT in _build()
+    assert BUILT in _build("--backfill-period", "5")
+    assert "nothing to do" in _build("--backfill-period", "5")
+
+
+def test_a_new_load_or_a_replaced_file_builds(landed, wh, tmp_path) -> None:
+    _build()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    # a drop file of the same table: a new load, even of rows already seen (they become duplicates)
+    lines = (landed / "activity.csv").read_text().splitlines()
+    (drop / "activity__extra.csv").write_text("\n".join(lines[:4]) + "\n")
+    wh.load(drop, "pipedrive")
+    assert BUILT in _build()
+    assert "nothing to do" in _build()
+    (drop / "activity__extra.csv").write_text("\n".join(lines[:3]) + "\n")
+    wh.load(drop, "pipedrive", replace=True)
+    assert BUILT in _build()
+
+
+def test_code_changes_name_the_incremental_models_to_rebuild(landed) -> None:
+    """rebuild_needed on the real manifest: a macro of the window contract changed is every windowed model; a
+    change in one model is that model and the incremental models it feeds; nothing changed is nothing."""
+    manifest = read_manifest()
+    before = node_digests(manifest)
+    assert rebuild_needed(manifest, before) == []
+    incremental = {n["name"] for n in manifest["nodes"].values() if n["config"].get("materialized") == "incremental"}
+    changed = copy.deepcopy(manifest)
+    changed["macros"]["macro.funnel.window_filter"]["macro_sql"] += "\n{# changed #}"
+    assert set(rebuild_needed(changed, before)) == {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["config"].get("materialized") == "incremental" and (n["config"].get("meta") or {}).get("window")
+    }
+    changed = copy.deepcopy(manifest)
+    node = next(n for n in changed["nodes"].values() if n["name"] == "int_activity_stats_daily")
+    node["checksum"]["checksum"] = "changed"
+    stale = rebuild_needed(changed, before)
+    assert "int_activity_stats_daily" in stale and "rep_sales_funnel_monthly" in stale
+    assert set(stale) < incremental and "int_deal_stats_daily" not in stale
+
+
+def test_an_edited_model_is_rebuilt_with_full_refresh(landed, tmp_path) -> None:
+    """The CLI path: a model file edited since the last build makes `funnel build` rebuild it and what it feeds
+    with --full-refresh, in a second dbt invocation after the rest. Run from a copy of the repo (python -m
+    imports the copy's package, whose REPO_ROOT is the copy), so that no other test parses the edited file."""
+    root = Path(__file__).resolve().parents[1]
+    copy_root = tmp_path / "repo"
+    skip = shutil.ignore_patterns("target", "logs", "__pycache__", ".user.yml")
+    for part in ("dbt_project", "macros", "seeds", "orchestration", "expectations"):
+        shutil.copytree(root / part, copy_root / part, ignore=skip)
+    env = {
+        **os.environ,
+        "FUNNEL_HOME": str(funnel_home()),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+
+    def build() -> str:
+        result = subprocess.run(
+            [*FUNNEL, "build", "--source-dt", DAY], cwd=copy_root, env=env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout
+
+    build()
+    model = copy_root / "dbt_project" / "models" / "intermediate" / "funnel" / "int_activity_stats_daily.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    output = build()
+    assert "code changed since the last build: int_activity_stats_daily" in output
+    assert output.count(BUILT) == 2
+    assert "nothing to do" in build()
