@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -211,3 +211,10 @@ def model_window(node: dict[str, Any]) -> tuple[str | None, str | None]:
     if not column:
         return None, None
     return str(column), str(window.get("grain") or "day")
+
+
+def is_windowed(node: Mapping[str, Any]) -> bool:
+    """An incremental model of the window contract (config meta.window): one that the daily partitions drive.
+    Models incremental by load or key (staging, timelines) are not: they take what landed whatever the day."""
+    config = node["config"]
+    return config.get("materialized") == "incremental" and bool((config.get("meta") or {}).get("window"))

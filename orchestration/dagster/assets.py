@@ -40,7 +40,7 @@ from pydantic import Field
 from orchestration.core import build_state
 from orchestration.core.contracts import SOURCES, raw_schema, source_tables
 from orchestration.core.errors import FunnelError
-from orchestration.core.manifest import business_timezone, prepare_manifest, read_manifest
+from orchestration.core.manifest import business_timezone, is_windowed, prepare_manifest, read_manifest
 from orchestration.core.settings import funnel_home
 from orchestration.core.switches import switch_env
 from orchestration.dagster.partitions import daily_partitions, key_range_vars, run_partition_range
@@ -53,7 +53,6 @@ DBT_POOL = "dbt_warehouse"
 DBT_RUN_TAGS = {"funnel/warehouse": "dbt"}
 # A run carrying this tag (every run of dbt_full_refresh_job does) builds with --full-refresh.
 FULL_REFRESH_TAG = "funnel/full_refresh"
-INCREMENTAL = "config.materialized:incremental"
 
 # ---------------------------------------------------------------------------------------------- raw
 
@@ -240,7 +239,8 @@ def _nodes(resource_type: str) -> list[Mapping[str, Any]]:
 
 
 def incremental_models() -> list[str]:
-    return sorted(n["name"] for n in _nodes("model") if n["config"].get("materialized") == "incremental")
+    """The windowed incremental models, by name."""
+    return sorted(n["name"] for n in _nodes("model") if is_windowed(n))
 
 
 def tests_of_incremental_models() -> list[str]:
@@ -250,7 +250,7 @@ def tests_of_incremental_models() -> list[str]:
     dbt's indirect selection would run them in `dbt_models` too, as soon as their other parent (the dimension)
     is built there: before the fact exists on a first build, and as observations Dagster shows as "Skipped"
     checks otherwise. They run once, in `dbt_incremental_models`, where their checks are."""
-    incremental = {n["unique_id"] for n in _nodes("model") if n["config"].get("materialized") == "incremental"}
+    incremental = {n["unique_id"] for n in _nodes("model") if is_windowed(n)}
     return sorted(
         n["name"]
         for n in _nodes("test")
@@ -380,7 +380,7 @@ def build_dbt_assets() -> list[AssetsDefinition]:
 
         @dbt_assets(
             manifest=MANIFEST,
-            select=INCREMENTAL,
+            select=" ".join(incremental_models()),
             name="dbt_incremental_models",
             partitions_def=daily_partitions(),
             dagster_dbt_translator=TRANSLATOR,
@@ -397,13 +397,13 @@ def build_dbt_assets() -> list[AssetsDefinition]:
     others = [
         n
         for n in MANIFEST.get("nodes", {}).values()
-        if n["resource_type"] in ("model", "seed", "snapshot") and n["config"].get("materialized") != "incremental"
+        if n["resource_type"] in ("model", "seed", "snapshot") and not is_windowed(n)
     ]
     if others:
 
         @dbt_assets(
             manifest=MANIFEST,
-            exclude=" ".join([INCREMENTAL, *tests_of_incremental_models()]),
+            exclude=" ".join([*incremental_models(), *tests_of_incremental_models()]),
             name="dbt_models",
             dagster_dbt_translator=TRANSLATOR,
             project=DBT_PROJECT,

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from orchestration.core.manifest import read_manifest, run_results, target_path, today
+from orchestration.core.manifest import is_windowed, read_manifest, run_results, target_path, today
 
 REPORT_SWITCH = "FUNNEL_DAGSTER_REPORT"
 
@@ -113,7 +113,7 @@ def report_build(
                 kind = node["resource_type"]
                 if kind in ("model", "seed", "snapshot") and status == "success":
                     key = translator.get_asset_key(node)
-                    incremental = node["config"].get("materialized") == "incremental"
+                    incremental = is_windowed(node)
                     meta = {"source": "funnel build (outside Dagster)", "dbt_unique_id": unique_id}
                     built: list[str | None] = list(days)
                     if incremental and not full_refresh and instance.get_latest_materialization_event(key) is None:
