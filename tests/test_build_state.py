@@ -127,3 +127,26 @@ def test_an_edited_model_is_rebuilt_with_full_refresh(landed, tmp_path) -> None:
     assert "code changed since the last build: int_activity_stats_daily" in output
     assert output.count(BUILT) == 2
     assert "nothing to do" in build()
+
+
+def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) -> None:
+    """A duplicate planted on an old day is outside the window of a daily run: its tests pass; with test_scope
+    all (the weekly replay, `funnel build --all-tests`) and in a full refresh they fail; planted inside the window,
+    the daily tests fail too."""
+    _build()
+    table = "dev_intermediate.int_deal_stats_daily"
+    first, last = wh.query(f"select min(date_day), max(date_day) from {table}")[0]
+    assert last == date.fromisoformat(DAY) and (last - first).days > 30
+    wh.query(f"create table dev_intermediate.kept as select * from {table}")
+    test = ["test", "--select", "int_deal_stats_daily,test_name:unique_combination"]
+    try:
+        wh.query(f"insert into {table} select * from {table} where date_day = %s limit 1", (first,))
+        assert "ERROR=0" in wh.dbt(*test, variables={"source_dt": DAY})
+        output = wh.dbt(*test, variables={"source_dt": DAY, "test_scope": "all"}, expect_ok=False)
+        assert "ERROR=1" in output, output[-3000:]
+        assert "ERROR=1" in wh.dbt(*test, "--full-refresh", variables={"source_dt": DAY}, expect_ok=False)
+        wh.query(f"insert into {table} select * from {table} where date_day = %s limit 1", (last,))
+        assert "ERROR=1" in wh.dbt(*test, variables={"source_dt": DAY}, expect_ok=False)
+    finally:
+        wh.query(f"truncate {table}; insert into {table} select * from dev_intermediate.kept")
+        wh.query("drop table dev_intermediate.kept")

@@ -68,6 +68,11 @@ daily as (
         coalesce({{ daily_column }}, 0) as daily_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ daily_model }}
+    {#- the monthly side checks the run's months only (macros/tests/test_scope.sql): so does the daily side -#}
+    {%- set window = tested_window(model) %}
+    {%- if window is not none %}
+    where {{ run_window_filter(daily_date_column, 'month') }}
+    {%- endif %}
 
 ),
 

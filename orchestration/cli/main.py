@@ -200,6 +200,10 @@ def build(
         str | None, typer.Option(help="Build facts and marts of these regions only, e.g. eu,uk (data residency)")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show dbt's own log of every node")] = False,
+    all_tests: Annotated[
+        bool,
+        typer.Option("--all-tests", help="Tests of incremental models check all rows, not only the run's window"),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Build even when nothing landed and nothing changed since the last build")
     ] = False,
@@ -217,6 +221,8 @@ def build(
     )
     if regions is not None:
         variables["regions"] = parse_regions(regions)
+    if all_tests:
+        variables["test_scope"] = "all"
     if target:
         check_target(target)
     warehouse.start()

@@ -53,6 +53,9 @@ DBT_POOL = "dbt_warehouse"
 DBT_RUN_TAGS = {"funnel/warehouse": "dbt"}
 # A run carrying this tag (every run of dbt_full_refresh_job does) builds with --full-refresh.
 FULL_REFRESH_TAG = "funnel/full_refresh"
+# A run carrying funnel/test_scope=all (every run of dbt_replay_35d_job does) tests all rows of the windowed
+# models, not only the run's window (macros/tests/test_scope.sql).
+TEST_SCOPE_TAG = "funnel/test_scope"
 
 # ---------------------------------------------------------------------------------------------- raw
 
@@ -332,8 +335,11 @@ def run_dbt_build(
             " models of a source switched on since are not built, steps below models switched off are skipped;"
             " reload the code location (Deployment > Reload in the UI, or restart `funnel ui`)"
         )
+    if context.run.tags.get(TEST_SCOPE_TAG, "").lower() == "all":
+        variables = {**variables, "test_scope": "all"}
     selected = sorted(key.to_user_string() for key in context.selected_asset_keys)
-    step = f"dagster {context.op.name} {'full refresh ' if full_refresh else ''}{_sha(selected)}"
+    scope = "all tests " if variables.get("test_scope") == "all" else ""
+    step = f"dagster {context.op.name} {'full refresh ' if full_refresh else ''}{scope}{_sha(selected)}"
     # Both dbt steps of a run record the run's window (the partitioned step's vars), so that neither takes the
     # other's row for a build with other inputs.
     span = run_partition_range(context.run.tags)

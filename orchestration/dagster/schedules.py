@@ -6,7 +6,8 @@ their delete+insert on the same table):
 
 - `dbt_daily_job`          all dbt assets; one partition (the daily schedule) or a range (a backfill, the
                            landing sensor): one dbt invocation either way
-- `dbt_replay_35d_job`     the same assets; launched weekly over the last 35 days
+- `dbt_replay_35d_job`     the same assets; launched weekly over the last 35 days, its tests over all rows
+                           (tag funnel/test_scope=all; a daily run tests the window it wrote)
 - `dbt_full_refresh_job`   the same assets with `--full-refresh` (manual; its runs carry the tag
                            funnel/full_refresh=true). Launch it for one partition, the "as of" day (normally
                            yesterday): history is rebuilt up to that day, in one run. Any run tagged
@@ -37,7 +38,7 @@ from dagster import (
 
 from orchestration.core.contracts import SOURCES
 from orchestration.core.manifest import business_timezone, yesterday
-from orchestration.dagster.assets import DBT_ASSETS, DBT_RUN_TAGS, FULL_REFRESH_TAG, RAW_ASSETS
+from orchestration.dagster.assets import DBT_ASSETS, DBT_RUN_TAGS, FULL_REFRESH_TAG, RAW_ASSETS, TEST_SCOPE_TAG
 from orchestration.dagster.checks import GX_CHECKS
 from orchestration.dagster.partitions import daily_partitions, range_tags, trailing_range
 
@@ -55,12 +56,18 @@ def automation_status() -> DefaultScheduleStatus:
     return DefaultScheduleStatus.RUNNING if on else DefaultScheduleStatus.STOPPED
 
 
-def _dbt_job(name: str, description: str, full_refresh: bool = False):  # -> UnresolvedAssetJobDefinition
+def _dbt_job(
+    name: str, description: str, full_refresh: bool = False, all_tests: bool = False
+):  # -> UnresolvedAssetJobDefinition
     return define_asset_job(
         name,
         selection=DBT_SELECTION,
         partitions_def=daily_partitions() if PARTITIONED else None,
-        tags={**DBT_RUN_TAGS, **({FULL_REFRESH_TAG: "true"} if full_refresh else {})},
+        tags={
+            **DBT_RUN_TAGS,
+            **({FULL_REFRESH_TAG: "true"} if full_refresh else {}),
+            **({TEST_SCOPE_TAG: "all"} if all_tests else {}),
+        },
         description=description,
     )
 
@@ -69,7 +76,9 @@ dbt_daily_job = _dbt_job(
     "dbt_daily_job", "dbt build of every model: the incremental ones over the run's partition (range) in one run."
 )
 dbt_replay_35d_job = _dbt_job(
-    "dbt_replay_35d_job", f"dbt build re-running the last {REPLAY_DAYS} days of the incremental models (weekly)."
+    "dbt_replay_35d_job",
+    f"dbt build re-running the last {REPLAY_DAYS} days of the incremental models (weekly), every test over all rows.",
+    all_tests=True,
 )
 dbt_full_refresh_job = _dbt_job(
     "dbt_full_refresh_job",

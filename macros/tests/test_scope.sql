@@ -1,0 +1,69 @@
+{#-
+  Tests that cost the change. A generic test of a windowed incremental model (config meta.window) checks the rows
+  an incremental run wrote: the run's window (source_dt - backfill_period .. source_dt, whole months for grain
+  month), not all history. Every test checks everything
+    - in a full refresh (`dbt build --full-refresh`, `funnel build --full-refresh`), and
+    - when var test_scope is 'all' (Dagster's weekly dbt_full_tests_job, `funnel build --all-tests`).
+  A test's own `where` config still applies, inside the window.
+
+  dbt wraps the relation under test of every generic test in get_where_subquery(); this project's version adds
+  the window. Singular tests (tests/<source>/*.sql) read their models directly and always check everything.
+-#}
+
+{#- Whether generic tests check the run's window only (the default) or all rows. -#}
+{% macro test_scope() -%}
+    {%- set scope = var('test_scope', 'window') | string | trim | lower -%}
+    {%- if scope not in ('window', 'all') -%}
+        {{ _fail_var('test_scope', scope, "window (tests check the rows of the run's window) or all") }}
+    {%- endif -%}
+    {{ return('all' if flags.FULL_REFRESH else scope) }}
+{%- endmacro %}
+
+{#- The window (column, grain) of the windowed model a test checks, or none: all rows are checked. -#}
+{% macro tested_window(relation) -%}
+    {%- if not execute or test_scope() == 'all' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- if node is none or node.config.materialized != 'incremental' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set window = (node.config.meta or {}).get('window') -%}
+    {{ return((window.column, window.get('grain', 'day')) if window and window.get('column') else none) }}
+{%- endmacro %}
+
+{#- The days an incremental run of `grain` replaces, as (start, end) inclusive python dates. -#}
+{% macro run_window(grain='day') -%}
+    {%- set end = source_dt_date() -%}
+    {%- set start = end - modules.datetime.timedelta(days=backfill_period()) -%}
+    {%- if grain == 'month' -%}
+        {{ return((_month_start(start), _month_start(end, -1) - modules.datetime.timedelta(days=1))) }}
+    {%- endif -%}
+    {{ return((start, end)) }}
+{%- endmacro %}
+
+{#- A predicate keeping `column` inside the run's window of `grain`. -#}
+{% macro run_window_filter(column, grain='day') -%}
+    {%- set start, end = run_window(grain) -%}
+    {{ column }} >= cast('{{ start.isoformat() }}' as date)
+    and {{ column }} < cast('{{ (end + modules.datetime.timedelta(days=1)).isoformat() }}' as date)
+{%- endmacro %}
+
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set window = tested_window(relation) -%}
+    {%- set predicates = [] -%}
+    {%- if where -%}
+        {%- do predicates.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- if window is not none -%}
+        {%- do predicates.append(run_window_filter(window[0], window[1])) -%}
+    {%- endif -%}
+    {%- if not predicates -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set filtered -%}
+        (select * from {{ relation }} where {{ predicates | join(' and ') }}) as dbt_subquery
+    {%- endset -%}
+    {{ return(filtered) }}
+{%- endmacro %}
