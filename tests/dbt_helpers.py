@@ -30,11 +30,30 @@ PIPEDRIVE_INCREMENTAL = {
     "int_funnel_stats_monthly": "intermediate",
     "rep_sales_funnel_monthly": "marts",
 }
-# What a run of the chain builds: the incremental models, and first the Pipedrive staging layer they read (its
-# indexed tables, rebuilt from raw like any table of a daily run, so rows landed since the last run reach the
-# window; and its views, which dbt's table swap drops with the old table: `drop ... cascade`), and the
-# intermediate view between the two (dropped by that swap as well).
-PIPEDRIVE_CHAIN = [*PIPEDRIVE_INCREMENTAL, "staging.pipedrive", "int_funnel_history_bounded"]
+# The keyed models of the Pipedrive chain (macros/incremental_keys.sql): after any run each equals a full refresh
+# as of the same day, whole.
+PIPEDRIVE_KEYED = {
+    "base_pipedrive__deal_changes": "staging",
+    "base_pipedrive__activities": "staging",
+    "stg_pipedrive__deal_changes": "staging",
+    "stg_pipedrive__activities": "staging",
+    "int_deal_regions_resolved": "intermediate",
+    "int_deal_stages_sequenced": "intermediate",
+    "int_deals_consolidated": "intermediate",
+    "fct_deal_stage_transitions": "marts",
+    "fct_activities": "marts",
+}
+# What a run of the chain builds: the windowed models, the keyed models (staging by load, then by deal or
+# activity), the staging views and the intermediate views between them.
+PIPEDRIVE_CHAIN = [
+    *PIPEDRIVE_INCREMENTAL,
+    *PIPEDRIVE_KEYED,
+    "staging.pipedrive",
+    "int_funnel_history_bounded",
+    "int_activities_joined",
+    "int_stages_selected",
+    "int_stage_options_selected",
+]
 PIPEDRIVE_SEEDS = [
     "funnel_steps",
     "pipedrive_change_keys",
@@ -113,7 +132,7 @@ class PipedriveDbt(InProcessDbt):
 
     def setup(self, source_dt: date) -> None:
         """Seeds, staging views and a full refresh of the Pipedrive incremental models at source_dt."""
-        parents = [f"+{model}" for model in PIPEDRIVE_INCREMENTAL]
+        parents = [f"+{model}" for model in [*PIPEDRIVE_INCREMENTAL, *PIPEDRIVE_KEYED]]
         only = ["--resource-type", "seed", "--resource-type", "model"]
         self("build", "--select", *PIPEDRIVE_SEEDS, *parents, *only, source_dt=source_dt, full_refresh=True)
 
@@ -124,7 +143,7 @@ class PipedriveDbt(InProcessDbt):
         self("run", "--select", *PIPEDRIVE_CHAIN, source_dt=source_dt, full_refresh=True)
 
     def relation(self, model: str) -> str:
-        return f"{self.schema}_{PIPEDRIVE_INCREMENTAL[model]}.{model}"
+        return f"{self.schema}_{({**PIPEDRIVE_INCREMENTAL, **PIPEDRIVE_KEYED})[model]}.{model}"
 
     def windows(self) -> dict[str, tuple[str, str]]:
         """Date column and grain of each Pipedrive incremental model, as its config declares them (meta.window).

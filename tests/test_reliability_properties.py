@@ -7,6 +7,9 @@ deals with and without add_time; part of the rows arriving late, between runs):
 - loader: every data line of a file is a raw row or a reject (ledger data_lines = loaded + rejected);
 - staging: raw rows = rows the staging model stands for (sum of source_rows_count) + rejected rows, per table;
   every column with a `unique` test in the Pipedrive staging models and every incremental unique_key is unique;
+- keyed models (staging incremental by load, timelines and facts by deal or activity): after every run, whole,
+  equal to a fresh full refresh at the latest day built so far (late rows, duplicates of rows already staged
+  and new creations of a deal id included);
 - incremental runs at random source_dt / backfill_period in any order: each run leaves every row outside its
   window untouched; inside its window a daily model equals a fresh full refresh at the latest day built so far
   on the same raw data (a monthly model too, whenever the daily rows of its whole months are current: a run
@@ -31,6 +34,7 @@ from pathlib import Path
 import pytest
 from dbt_helpers import (
     PIPEDRIVE_INCREMENTAL,
+    PIPEDRIVE_KEYED,
     PipedriveDbt,
     assert_pipedrive_raw_rows_reconcile,
     checksum,
@@ -219,6 +223,10 @@ def check_scenario(h: Harness, case: dict) -> None:
         h.prop.incremental(source_dt, backfill)
         latest = max(latest, source_dt)
         h.oracle.full_refresh(latest)
+        for model in PIPEDRIVE_KEYED:
+            assert differing_rows(wh, h.prop.relation(model), h.oracle.relation(model)) == 0, (
+                f"{model}: run {source_dt}/{backfill} differs from a full refresh at {latest}"
+            )
         daily_current = True
         for model in PIPEDRIVE_INCREMENTAL:  # daily models first (dict order), then the monthly ones
             inside = window(h.windows[model], source_dt, backfill)
@@ -249,9 +257,10 @@ def check_scenario(h: Harness, case: dict) -> None:
 
     # The same partition twice changes nothing.
     last_dt, last_backfill = runs[-1]
-    before = {m: checksum(wh, h.prop.relation(m)) for m in PIPEDRIVE_INCREMENTAL}
+    models = [*PIPEDRIVE_INCREMENTAL, *PIPEDRIVE_KEYED]
+    before = {m: checksum(wh, h.prop.relation(m)) for m in models}
     h.prop.incremental(last_dt, last_backfill)
-    assert {m: checksum(wh, h.prop.relation(m)) for m in PIPEDRIVE_INCREMENTAL} == before
+    assert {m: checksum(wh, h.prop.relation(m)) for m in models} == before
 
     # Late rows not yet seen arrive; a catch-up run over the whole month converges to a full refresh.
     if case["late_before"] >= len(runs):
@@ -259,6 +268,10 @@ def check_scenario(h: Harness, case: dict) -> None:
     catch_up = max(first, *(dt for dt, _ in runs))
     h.prop.incremental(catch_up, (catch_up - MONTH_START).days)
     h.oracle.full_refresh(catch_up)
+    for model in PIPEDRIVE_KEYED:
+        assert differing_rows(wh, h.prop.relation(model), h.oracle.relation(model)) == 0, (
+            f"{model}: after the catch-up run it differs from a full refresh"
+        )
     for model in PIPEDRIVE_INCREMENTAL:
         column, _ = h.windows[model]
         assert (

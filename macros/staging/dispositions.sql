@@ -11,9 +11,10 @@
   argument, not read from the graph, so that dbt records the dependencies while it parses.
 -#}
 
-{#- The staged rows of a base model: `columns` (in order), then the lineage. -#}
-{% macro staged_rows(base_model, columns) -%}
-    {{ selected_columns(base_model, columns + loader_lineage_columns(), where="row_disposition = 'staged'") }}
+{#- The staged rows of a base model: `columns` (in order), then the lineage; `where` narrows them further. -#}
+{% macro staged_rows(base_model, columns, where=none) -%}
+    {%- set staged = "row_disposition = 'staged'" ~ (' and ' ~ where if where is not none else '') -%}
+    {{ selected_columns(base_model, columns + loader_lineage_columns(), where=staged) }}
 {%- endmacro %}
 
 {#- The rejected rows of a source's base models. -#}

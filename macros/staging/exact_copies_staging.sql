@@ -71,6 +71,15 @@
         ) }}
     {%- endif -%}
     {%- set lineage = loader_lineage_columns() -%}
+    {#- a copy group's key: the contract key, typed (copies agree on every output, so on these) -#}
+    {%- set group_key = [] -%}
+    {%- for name in contract.key -%}
+        {%- set column = by_name[name] -%}
+        {%- do group_key.append(
+            'extract(epoch from ' ~ column.staged ~ ')' if column.type == 'timestamp' else column.staged
+        ) -%}
+    {%- endfor -%}
+    {%- set mode = keyed_mode() -%}
     {%- set personal = contract_personal_columns(contract, relation, suppressions) -%}
     {%- set pii, identifiers = personal.pii, personal.identifiers -%}
     {#- what a value that is not blank must be, lest its row be rejected: '<column> is not <kind>' -#}
@@ -94,7 +103,9 @@
     {%- endfor %}
 with
 
-{{ screened_source(relation, names + lineage, pii if suppressions is not none else [], identifiers) }}
+{{ screened_source(
+    relation, names + lineage, pii if suppressions is not none else [], identifiers, where=keyed_new_loads()
+) }}
 {%- if lookup is not none %}
 
 lookup as (
@@ -167,16 +178,44 @@ typed as (
 
 ),
 
+grouped as (
+
+    select
+        {%- for name in outputs + ['reject_reason', 'raw_values'] + lineage %}
+        {{ name }},
+        {%- endfor %}
+        case when reject_reason is null then {{ crm_surrogate_key(group_key) }} end as _disposition_group
+    from typed
+    {%- if mode == 'keys' %}
+    union all
+    -- the rows already held of the copy groups the new loads touch: their dispositions are derived again
+    select
+        {%- for name in outputs %}
+        {{ name }},
+        {%- endfor %}
+        null as reject_reason,
+        raw_values,
+        {{ loader_lineage() }},
+        _disposition_group
+    from {{ this }}
+    where _disposition_group = any(array(
+        select {{ crm_surrogate_key(group_key) }} from typed where reject_reason is null
+    ))
+    {%- endif %}
+
+),
+
 numbered as (
 
     select
         {%- for name in outputs + ['reject_reason', 'raw_values'] + lineage %}
         {{ name }},
         {%- endfor %}
+        _disposition_group,
         row_number() over copies as copy_number,
         count(*) over (copies rows between unbounded preceding and unbounded following) as copies_count,
         first_value(_source_file || ':' || _source_line) over copies as first_copy
-    from typed
+    from grouped
     window copies as (
         partition by reject_reason is null, {{ outputs | join(', ') }}
         order by _load_id, _source_file, _source_line
@@ -201,7 +240,8 @@ final as (
             when reject_reason is not null then reject_reason
             when copy_number > 1 then 'exact duplicate of ' || first_copy
         end as disposition_reason,
-        {{ loader_lineage() }}
+        {{ loader_lineage() }},
+        _disposition_group
     from numbered
 
 )

@@ -74,9 +74,9 @@
   The first CTE(s) of a base model: `source`, the raw `columns` of `relation`. With `blanked` columns (personal
   data), a forgotten subject's are blanked before anything else reads them: `screened` tests the `identifiers`
   ([kind, column], macros/privacy) once per row, and `source` lists the other columns, then the blanked ones.
-  Ends with the comma before the next CTE.
+  Ends with the comma before the next CTE. `where`: which raw rows (a keyed base model takes new loads only).
 -#}
-{% macro screened_source(relation, columns, blanked=[], identifiers=[]) -%}
+{% macro screened_source(relation, columns, blanked=[], identifiers=[], where='true') -%}
 {% if blanked -%}
 -- a forgotten subject's personal columns are blanked before anything else reads them (macros/privacy)
 screened as (
@@ -87,6 +87,7 @@ screened as (
         {%- endfor %}
         {{ privacy_is_suppressed(identifiers) }} as is_suppressed
     from {{ relation }}
+    where {{ where }}
 
 ),
 
@@ -110,6 +111,7 @@ source as (
         {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ relation }}
+    where {{ where }}
 
 ),
 {%- endif %}

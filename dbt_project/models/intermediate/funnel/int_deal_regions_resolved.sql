@@ -2,9 +2,15 @@
   Region of every deal of the change log as of the end of source_dt: the deal's own assignment in
   seeds/compliance, else its current owner's (the latest user_id change, ties broken by the change id). The one
   place a deal's region is decided: int_deals_consolidated carries it, and var `regions` scopes every Pipedrive
-  model by it (macro pipedrive_in_region_scope).
+  model by it (macro pipedrive_in_region_scope). Keyed by deal (macros/incremental_keys.sql): a run rebuilds the
+  deals a load or the days since the last run's as-of date changed.
 -#}
-{{ config(materialized='table') }}
+{{ keyed_incremental(
+    key='deal_id',
+    source='pipedrive',
+    changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
+    events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+) }}
 
 with
 
@@ -17,7 +23,9 @@ deal_changes as (
         changed_at,
         deal_change_id
     from {{ ref('stg_pipedrive__deal_changes') }}
-    where changed_at < {{ business_day_end(as_of_date()) }}
+    where
+        changed_at < {{ business_day_end(as_of_date()) }}
+        and {{ keyed_filter('deal_id') }}
 
 ),
 

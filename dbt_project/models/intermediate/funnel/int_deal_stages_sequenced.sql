@@ -4,12 +4,17 @@
   source_dt), in order. Re-entries, backward moves and skipped stages are rows like any other and are flagged; the owner
   at that moment is the latest user_id change at or before the entry (a simultaneous reassignment counts).
   An entry is left at the next entry, or when the deal is lost after entering it; the current entry of a deal
-  that is not lost is open and gets its current age relative to the end of source_dt (business time zone).
-  So this model depends on source_dt: a plain table rebuilt every run (read by every mart: computed once per
-  run, not once per reader), never incremental.
+  that is not lost is open (its current age is computed when read: int_deal_stages_aged).
+  Keyed by deal (macros/incremental_keys.sql): a run rebuilds the deals a load or the days since the last run's
+  as-of date changed.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
-{{ config(materialized='table') }}
+{{ keyed_incremental(
+    key='deal_id',
+    source='pipedrive',
+    changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
+    events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+) }}
 
 with
 
@@ -33,6 +38,7 @@ deal_changes as (
     where
         changed_field_key in ('stage_id', 'user_id')
         and changed_at < {{ business_day_end(as_of_date()) }}
+        and {{ keyed_filter('deal_id') }}
         and {{ pipedrive_in_region_scope('deal_id', 'null') }}
 
 ),
@@ -47,6 +53,7 @@ lost_changes as (
     where
         changed_field_key = 'lost_reason'
         and changed_at < {{ business_day_end(as_of_date()) }}
+        and {{ keyed_filter('deal_id') }}
         and {{ pipedrive_in_region_scope('deal_id', 'null') }}
     group by
         deal_id,
@@ -135,10 +142,6 @@ final as (
         end as stages_skipped_count,
         {{ crm_days_between('previous_stage_entered_at', 'entered_at') }} as days_in_previous_stage,
         {{ crm_days_between('entered_at', 'left_at') }} as days_in_stage,
-        case
-            when left_at is null and not is_deal_lost
-                then {{ crm_days_between('entered_at', business_day_end(as_of_date())) }}
-        end as current_age_in_stage_days,
         stage_visit_number > 1 as is_reentry,
         coalesce(stage_id < previous_stage_id, false) as is_backward_move,
         coalesce(stage_id > previous_stage_id + 1, false) as is_skip,

@@ -8,8 +8,14 @@
   pipedrive_outcome_rules says `lost`; else a lost reason makes it lost (at its latest lost_reason change);
   else it is open. A lost reason recorded before the won entry (a deal lost, revived and won) does not count.
 -#}
-{#- A plain table rebuilt every run (depends on source_dt; read by every mart: computed once per run). -#}
-{{ config(materialized='table') }}
+{#- Keyed by deal (macros/incremental_keys.sql): a run rebuilds the deals a load or the days since the last run's
+    as-of date changed. -#}
+{{ keyed_incremental(
+    key='deal_id',
+    source='pipedrive',
+    changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
+    events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+) }}
 
 with
 
@@ -27,7 +33,9 @@ deal_changes as (
         changed_at,
         deal_change_id
     from {{ ref('stg_pipedrive__deal_changes') }}
-    where changed_at < {{ business_day_end(as_of_date()) }}
+    where
+        changed_at < {{ business_day_end(as_of_date()) }}
+        and {{ keyed_filter('deal_id') }}
 
 ),
 
@@ -40,6 +48,7 @@ stage_entries as (
         is_current_stage,
         entered_at
     from {{ ref('int_deal_stages_sequenced') }}
+    where {{ keyed_filter('deal_id') }}
 
 ),
 
@@ -58,6 +67,7 @@ deal_regions as (
         deal_id,
         region
     from {{ ref('int_deal_regions_resolved') }}
+    where {{ keyed_filter('deal_id') }}
 
 ),
 

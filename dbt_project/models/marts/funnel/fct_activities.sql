@@ -3,7 +3,29 @@
   owner, deal, completion, whether it is overdue at the end of source_dt (not done and due before source_dt),
   and the compliance columns (region and consent of the deal when the change log knows it, else looked up
   for the deal / the activity's owner; retention of the 'activities' family).
+  Keyed by activity id (macros/incremental_keys.sql; an id can stand for several activities): a run rebuilds
+  the ids a load brought, the activities of the deals a load or the days since the last run changed (region,
+  consent), and those that fell due since (overdue).
 -#}
+{{ keyed_incremental(
+    key='activity_id',
+    source='pipedrive',
+    changes=[
+        {'model': 'base_pipedrive__activities', 'key': 'activity_id'},
+        {
+            'model': 'base_pipedrive__deal_changes', 'key': 'deal_id',
+            'through': ['stg_pipedrive__activities', 'deal_id', 'activity_id'],
+        },
+    ],
+    events=[
+        {'model': 'stg_pipedrive__activities', 'key': 'activity_id', 'at': 'due_at'},
+        {
+            'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at',
+            'through': ['stg_pipedrive__activities', 'deal_id', 'activity_id'],
+        },
+    ],
+) }}
+
 with
 
 activities as (
@@ -23,6 +45,7 @@ activities as (
         due_at,
         due_date
     from {{ ref('int_activities_joined') }}
+    where {{ keyed_filter('activity_id') }}
 
 ),
 

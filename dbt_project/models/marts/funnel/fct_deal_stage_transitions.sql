@@ -3,7 +3,16 @@
   timeline of each deal episode (deal_episode: an id reused for two deals has two timelines): from/to stage, time in the previous stage, the owner at that moment, value, stage probability
   (seed pipedrive_stage_probabilities) and weighted value, and the compliance columns (region, consent,
   retention: seeds/compliance, safe defaults 'unassigned' / 'unknown').
+  Keyed by deal (macros/incremental_keys.sql): a run rebuilds the deals a load or the days since the last run's
+  as-of date changed.
 -#}
+{{ keyed_incremental(
+    key='deal_id',
+    source='pipedrive',
+    changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
+    events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+) }}
+
 with
 
 stage_entries as (
@@ -24,6 +33,7 @@ stage_entries as (
         entered_at,
         entered_date
     from {{ ref('int_deal_stages_sequenced') }}
+    where {{ keyed_filter('deal_id') }}
 
 ),
 
@@ -37,6 +47,7 @@ deals as (
         gdpr_consent,
         deal_value
     from {{ ref('int_deals_consolidated') }}
+    where {{ keyed_filter('deal_id') }}
 
 ),
 
@@ -133,10 +144,11 @@ final as (
         joined.region,
         joined.gdpr_consent,
         joined.stages_skipped_count,
-        joined.deal_value,
-        joined.stage_probability,
-        joined.deal_value * joined.stage_probability as weighted_value,
-        joined.days_in_previous_stage,
+        -- the contract's types, exactly: an incremental run compares its batch's columns with the table's
+        cast(joined.deal_value as numeric(18, 2)) as deal_value,
+        cast(joined.stage_probability as numeric(5, 4)) as stage_probability,
+        cast(joined.deal_value * joined.stage_probability as numeric(18, 2)) as weighted_value,
+        cast(joined.days_in_previous_stage as numeric(12, 4)) as days_in_previous_stage,
         joined.is_reentry,
         joined.is_backward_move,
         joined.is_skip,

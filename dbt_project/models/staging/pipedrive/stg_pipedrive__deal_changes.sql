@@ -8,7 +8,13 @@
   of day (UTC) as the change (the export writes a deal's changes at its creation's time of day plus whole
   days: true of every change of the real export), among those the latest created at or before the change;
   with no such creation, the latest created at or before it, else episode 1. Every other deal is episode 1.
+
+  Keyed by deal: a run rebuilds the deals whose raw changes a new load brought (macros/incremental_keys.sql).
 -#}
+{{ keyed_incremental(
+    key='deal_id', source='pipedrive', changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}]
+) }}
+
 with
 
 staged as (
@@ -19,6 +25,7 @@ staged as (
             'deal_id', 'changed_field_key', 'new_value', 'stage_id', 'user_id', 'lost_reason_id', 'deal_value',
             'deal_status', 'added_at', 'changed_at', 'source_rows_count',
         ],
+        where=keyed_filter('deal_id'),
     ) }}
 
 ),

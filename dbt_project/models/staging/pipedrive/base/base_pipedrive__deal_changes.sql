@@ -3,7 +3,9 @@
   disposition (staged, duplicate, or rejected with the reason); applied by typed_with_disposition
   (macros/staging). The seed pipedrive_change_keys says which field keys exist and what their new_value must be;
   the typed value of a change lands in the column of its key.
+  Incremental by load: a run takes the loads it does not hold yet (macros/incremental_keys.sql).
 -#}
+{{ keyed_incremental(key='_disposition_group', source='pipedrive', by_load=true) }}
 {%- set value_checks = [] -%}
 {%- for value_type, check, kind in [
     ('bigint', crm_is_bigint('new_value'), 'an integer'),
