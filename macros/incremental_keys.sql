@@ -22,7 +22,8 @@
                      run to the end of this run's (macros/incremental_window.sql: as_of_date), for a model that
                      cuts its history at the as-of date. A backfill of past days keeps the as-of date.
           A feed's keys can be mapped to the model's key through another model: through=[model, from, to]
-          (e.g. the deals a load touched -> the ids of their activities).
+          (e.g. the deals a load touched -> the ids of their activities). as_of_keys: the keys of the days the
+          as-of date moved over (an expression of `as_of_day`), for a model that reads the as-of date itself.
           A base model (by_load=true) takes the raw rows of loads it does not hold yet and re-derives the
           dispositions of the copy groups / keys they touch (macros/staging); its affected keys are the keys
           of the rows it wrote.
@@ -33,7 +34,7 @@
   orchestration/core/build_state.py) and SQL by hand.
 -#}
 
-{% macro keyed_incremental(key, source, changes=[], events=[], by_load=false) -%}
+{% macro keyed_incremental(key, source, changes=[], events=[], as_of_keys=none, by_load=false) -%}
     {#- the inputs named by the feeds are dependencies of the model (a unit test gives only what the SQL reads) -#}
     {%- for feed in (changes + events if model.resource_type != 'unit_test' else []) -%}
         {%- do ref(feed.model) -%}
@@ -46,7 +47,10 @@
         incremental_strategy='keyed',
         unique_key=key,
         on_schema_change='fail',
-        meta={'keyed': {'key': key, 'source': source, 'changes': changes, 'events': events, 'by_load': by_load}},
+        meta={'keyed': {
+            'key': key, 'source': source, 'changes': changes, 'events': events, 'as_of_keys': as_of_keys,
+            'by_load': by_load,
+        }},
         pre_hook="{{ keyed_prepare() }}",
         post_hook="{{ keyed_record() }}",
     ) }}
@@ -173,6 +177,12 @@
         {%- for feed in keyed.events -%}
             {%- do selects.append(_keyed_feed_keys(feed, feed.at ~ ' >= ' ~ start ~ ' and ' ~ feed.at ~ ' < ' ~ end)) -%}
         {%- endfor -%}
+        {%- if keyed.as_of_keys -%}
+            {%- do selects.append(
+                'select ' ~ keyed.as_of_keys ~ ' from generate_series(cast(\'' ~ since.isoformat()
+                ~ '\' as date) + 1, cast(\'' ~ until.isoformat() ~ '\' as date), interval \'1 day\') as as_of_day'
+            ) -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return(selects | join(' union ') if selects else none) }}
 {%- endmacro %}

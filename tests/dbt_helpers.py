@@ -42,6 +42,8 @@ PIPEDRIVE_KEYED = {
     "int_deals_consolidated": "intermediate",
     "fct_deal_stage_transitions": "marts",
     "fct_activities": "marts",
+    "activity_volume_daily": "marts",
+    "funnel_cohort_monthly": "marts",
 }
 # What a run of the chain builds: the windowed models, the keyed models (staging by load, then by deal or
 # activity), the staging views and the intermediate views between them.
@@ -53,6 +55,7 @@ PIPEDRIVE_CHAIN = [
     "int_activities_joined",
     "int_stages_selected",
     "int_stage_options_selected",
+    "int_deal_funnel_steps_reached",
 ]
 PIPEDRIVE_SEEDS = [
     "funnel_steps",

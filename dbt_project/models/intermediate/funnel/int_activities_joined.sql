@@ -53,7 +53,14 @@ final as (
             from known_deals
             where known_deals.deal_id = activities.deal_id
         ) as is_deal_in_change_log,
-        count(*) over (partition by activities.activity_id) > 1 as is_activity_id_reused,
+        -- an exists, not a window over activity_id: a reader's filter on deal_id still reaches the indexes
+        exists(
+            select 1
+            from {{ ref('stg_pipedrive__activities') }} as same_id
+            where
+                same_id.activity_id = activities.activity_id
+                and same_id.activity_sk <> activities.activity_sk
+        ) as is_activity_id_reused,
         activities.due_at,
         {{ to_business_date('activities.due_at') }} as due_date
     from activities

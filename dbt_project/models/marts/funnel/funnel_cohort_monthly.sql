@@ -5,7 +5,28 @@
   stage 2 and entered 3 has passed 2. So every count is a subset of the previous step's and no ratio exceeds
   1. Only deals of the change log have a creation time, so deals known only from activities are not in any
   cohort. Event-month counts (rep_sales_funnel_monthly) and cohort conversion answer different questions.
+  Keyed by cohort month (macros/incremental_keys.sql): a run rebuilds the months a changed deal can be in (the
+  months of its changes and add_times: its cohort before and after the change), and the month the as-of date
+  entered.
 -#}
+{%- set deal_months = [
+    'stg_pipedrive__deal_changes', 'deal_id',
+    'unnest(array[' ~ to_business_month('changed_at') ~ ', ' ~ to_business_month('added_at') ~ '])',
+] %}
+{{ keyed_incremental(
+    key='cohort_month',
+    source='pipedrive',
+    changes=[
+        {'model': 'base_pipedrive__deal_changes', 'key': 'deal_id', 'through': deal_months},
+        {'model': 'base_pipedrive__activities', 'key': 'deal_id', 'through': deal_months},
+    ],
+    events=[
+        {'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at', 'through': deal_months},
+        {'model': 'stg_pipedrive__activities', 'key': 'deal_id', 'at': 'due_at', 'through': deal_months},
+    ],
+    as_of_keys=crm_month_start('as_of_day'),
+) }}
+
 with
 
 deals as (
@@ -19,6 +40,7 @@ deals as (
     where
         deal_episode = 1
         and created_month <= {{ as_of_date() }}
+        and {{ keyed_filter('created_month') }}
 
 ),
 
@@ -28,6 +50,7 @@ steps_reached as (
         deal_id,
         funnel_step
     from {{ ref('int_deal_funnel_steps_reached') }}
+    where deal_id in (select deals.deal_id from deals)
 
 ),
 
@@ -119,17 +142,18 @@ final as (
         cast(step_counts.deals_converted_count as bigint) as deals_converted_count,
         cast(step_counts.previous_step_deals_count - step_counts.deals_converted_count as bigint)
             as drop_off_count,
-        round(
-            cast(step_counts.deals_reached_count as numeric) / nullif(cohorts.cohort_deals_count, 0), 4
+        -- the contract's types, exactly: an incremental run compares its batch's columns with the table's
+        cast(
+            cast(step_counts.deals_reached_count as numeric) / nullif(cohorts.cohort_deals_count, 0) as numeric(9, 4)
         ) as reach_rate,
-        round(
-            cast(step_counts.deals_converted_count as numeric) / nullif(step_counts.previous_step_deals_count, 0),
-            4
+        cast(
+            cast(step_counts.deals_converted_count as numeric) / nullif(step_counts.previous_step_deals_count, 0)
+            as numeric(9, 4)
         ) as conversion_rate,
-        round(
+        cast(
             cast(step_counts.previous_step_deals_count - step_counts.deals_converted_count as numeric)
-            / nullif(step_counts.previous_step_deals_count, 0),
-            4
+            / nullif(step_counts.previous_step_deals_count, 0)
+            as numeric(9, 4)
         ) as drop_off_rate
     from step_counts
     inner join cohorts
