@@ -87,34 +87,21 @@
     {%- for name in contract.key -%}
         {%- set column = columns | selectattr('name', 'equalto', name) | first -%}
         {%- do keys.append(name ~ '_name_key' if name in spellings else column.staged) -%}
-    {%- endfor %}
+    {%- endfor -%}
+    {%- set mode = keyed_mode() -%}
+    {%- set carried = ['raw_values', 'parse_errors', '_extra'] + lineage + ['_disposition_group'] %}
 with
 
 {{ screened_source(
-    relation, names + ['_extra'] + lineage, pii + ['_extra'] if suppressions is not none else [], identifiers
+    relation, names + ['_extra'] + lineage, pii + ['_extra'] if suppressions is not none else [], identifiers,
+    where=keyed_new_loads(),
 ) }}
-
-numbered as (
-
-    select
-        {%- for name in names + lineage %}
-        {{ name }},
-        {%- endfor %}
-        row_number() over copies as copy_number,
-        first_value(_source_file || ':' || _source_line) over copies as first_copy
-    from source
-    window copies as (
-        partition by {{ (names + ['_extra']) | join(', ') }}
-        order by _load_id, _source_file, _source_line
-    )
-
-),
 {%- if spellings %}
 
 -- each spelling's matching key, folded once per distinct spelling (not per row)
 spelling_keys as (
 
-    {{ field_crm_spelling_keys(relation, spellings) }}
+    {{ field_crm_spelling_keys('source', spellings) }}
 
 ),
 {%- endif %}
@@ -122,8 +109,8 @@ spelling_keys as (
 keyed as (
 
     select
-        {%- for name in names + lineage + ['copy_number', 'first_copy'] %}
-        numbered.{{ name }}{{ ',' if not loop.last or dates or spellings }}
+        {%- for name in names + ['_extra'] + lineage %}
+        source.{{ name }}{{ ',' if not loop.last or dates or spellings }}
         {%- endfor %}
         {%- for column in dates %}
         {{ column.name }}_parsed.{{ column.name }}_value{{ ',' if not loop.last or spellings }}
@@ -131,17 +118,17 @@ keyed as (
         {%- for name in spellings %}
         {{ name }}_keys.name_key as {{ name }}_name_key{{ ',' if not loop.last }}
         {%- endfor %}
-    from numbered
+    from source
     {%- for column in dates %}
     {{ field_crm_evaluate_once(
-        column.name ~ '_parsed', column.name ~ '_value', field_crm_parsed('numbered.' ~ column.name, column.type)
+        column.name ~ '_parsed', column.name ~ '_value', field_crm_parsed('source.' ~ column.name, column.type)
     ) }}
     {%- endfor %}
-    {{- field_crm_spelling_key_joins('numbered', spellings) }}
+    {{- field_crm_spelling_key_joins('source', spellings) }}
 
 ),
 
-parsed as (
+parsed_values as (
 
     select
         {%- for name, expression in staged %}
@@ -160,23 +147,60 @@ parsed as (
             ),
             ''
         ) as parse_errors,
-        {%- for name in lineage + ['copy_number', 'first_copy'] %}
+        {%- for name in ['_extra'] + lineage %}
         {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from keyed
 
 ),
 
+parsed as (
+
+    select
+        {%- for name in staged_names + carried[:-1] %}
+        {{ name }},
+        {%- endfor %}
+        {{ crm_surrogate_key(keys) }} as _disposition_group
+    from parsed_values
+    {%- if mode == 'keys' %}
+    union all
+    -- the rows already held of the keys the new loads touch: their dispositions are derived again
+    select
+        {%- for name in staged_names + carried %}
+        {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ this }}
+    where _disposition_group = any(array(select {{ crm_surrogate_key(keys) }} from parsed_values))
+    {%- endif %}
+
+),
+
+numbered as (
+
+    select
+        {%- for name in staged_names + carried %}
+        {{ name }},
+        {%- endfor %}
+        row_number() over copies as copy_number,
+        first_value(_source_file || ':' || _source_line) over copies as first_copy
+    from parsed
+    window copies as (
+        partition by raw_values, _extra
+        order by _load_id, _source_file, _source_line
+    )
+
+),
+
 versioned as (
 
     select
-        {%- for name in staged_names + ['raw_values', 'parse_errors', 'copy_number', 'first_copy'] + lineage %}
+        {%- for name in staged_names + carried + ['copy_number', 'first_copy'] %}
         {{ name }},
         {%- endfor %}
         -- the latest parseable version of a key wins; earlier differing versions are superseded
         row_number() over latest as version_number,
         first_value(_source_file || ':' || _source_line) over latest as latest_version
-    from parsed
+    from numbered
     window latest as (
         partition by {{ keys | join(', ') }}, (copy_number = 1 and parse_errors is null)
         order by _load_id desc, _source_file desc, _source_line desc
@@ -208,8 +232,11 @@ final as (
                     || {{ keys | join(" || ' / ' || ") }} || ' at ' || latest_version
         end as disposition_reason,
         {%- for name in lineage %}
-        {{ name }}{{ ',' if not loop.last }}
+        {{ name }},
         {%- endfor %}
+        parse_errors,
+        _extra,
+        _disposition_group
     from versioned
 
 )

@@ -1,7 +1,8 @@
 {#-
   Tests that cost the change. A generic test of a windowed incremental model (config meta.window) checks the rows
   an incremental run wrote: the run's window (source_dt - backfill_period .. source_dt, whole months for grain
-  month), not all history. Every test checks everything
+  month), not all history; a test of a keyed model (config meta.keyed) the keys its last run rebuilt
+  (macros/incremental_keys.sql: keyed_last_run_scope), all rows after a full rebuild. Every test checks everything
     - in a full refresh (`dbt build --full-refresh`, `funnel build --full-refresh`), and
     - when var test_scope is 'all' (Dagster's weekly dbt_full_tests_job, `funnel build --all-tests`).
   A test's own `where` config still applies, inside the window.
@@ -49,15 +50,31 @@
     and {{ column }} < cast('{{ (end + modules.datetime.timedelta(days=1)).isoformat() }}' as date)
 {%- endmacro %}
 
+{#- The keys a keyed model's last run rebuilt, as a predicate; none when all rows are to be checked. -#}
+{% macro tested_keys() -%}
+    {%- if not execute or test_scope() == 'all' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- if node is none or not keyed_config(node) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(keyed_last_run_scope(node)) }}
+{%- endmacro %}
+
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set window = tested_window(relation) -%}
+    {%- set keys = tested_keys() -%}
     {%- set predicates = [] -%}
     {%- if where -%}
         {%- do predicates.append('(' ~ where ~ ')') -%}
     {%- endif -%}
     {%- if window is not none -%}
         {%- do predicates.append(run_window_filter(window[0], window[1])) -%}
+    {%- endif -%}
+    {%- if keys is not none -%}
+        {%- do predicates.append('(' ~ keys ~ ')') -%}
     {%- endif -%}
     {%- if not predicates -%}
         {{ return(relation) }}

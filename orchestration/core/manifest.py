@@ -213,6 +213,12 @@ def model_window(node: dict[str, Any]) -> tuple[str | None, str | None]:
     return str(column), str(window.get("grain") or "day")
 
 
+def is_keyed(node: Mapping[str, Any]) -> bool:
+    """A model of the keyed incremental contract (config meta.keyed, macros/incremental_keys.sql): rebuilt per key
+    from what landed and the days the as-of date moved over; after any run it equals a full refresh, whole."""
+    return bool((node["config"].get("meta") or {}).get("keyed"))
+
+
 def is_windowed(node: Mapping[str, Any]) -> bool:
     """An incremental model of the window contract (config meta.window): one that the daily partitions drive.
     Models incremental by load or key (staging, timelines) are not: they take what landed whatever the day."""

@@ -4,13 +4,14 @@ Two checks on the warehouse as built:
 
 - per raw source table: raw rows = staged rows + collapsed duplicates + rejected rows (by reason), read from
   the staging / reconciliation / reject models of both sources;
-- per incremental model: every date it covers equals a fresh `--full-refresh` at the same source_dt, built
-  into scratch schemas of the same database and compared with `except all` both ways over the dates present
-  in the incremental table (so doubled rows count too). The scratch schemas are dropped afterwards.
+- per windowed incremental model: every date it covers equals a fresh `--full-refresh` at the same source_dt,
+  built into scratch schemas of the same database and compared with `except all` both ways over the dates
+  present in the incremental table (so doubled rows count too); per keyed model (staging by load, timelines
+  and facts by key): the whole table equals that full refresh. The scratch schemas are dropped afterwards.
 
-The date column and grain of an incremental model come from the window it declares in its config
-(`meta: {window: {column, grain}}`, read from the manifest; macros/incremental_window.sql), so a new
-incremental model is checked without changes here.
+The date column and grain of a windowed model come from the window it declares in its config
+(`meta: {window: {column, grain}}`), a keyed model declares `meta.keyed` (macros/incremental_window.sql,
+macros/incremental_keys.sql; read from the manifest), so a new incremental model is checked without changes here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from orchestration.core.dbt import dbt_vars
 from orchestration.core.errors import FunnelError
 from orchestration.core.manifest import (
     dbt_manifest,
+    is_keyed,
     model_nodes,
     model_window,
     project_manifest,
@@ -66,10 +68,15 @@ class ModelCheck:
     extra_rows: int = 0  # in the incremental table, not in the full refresh
     missing_rows: int = 0  # in the full refresh (on a covered date), not in the incremental table
     note: str | None = None
+    keyed: bool = False  # compared whole (no date column)
+
+    @property
+    def checked(self) -> bool:
+        return self.keyed or self.date_column is not None
 
     @property
     def ok(self) -> bool:
-        return self.date_column is not None and self.extra_rows == 0 and self.missing_rows == 0
+        return self.checked and self.extra_rows == 0 and self.missing_rows == 0
 
 
 @dataclass
@@ -144,9 +151,17 @@ def _compare(db: psycopg.Connection, live: dict, scratch: dict, check: ModelChec
         ).fetchall()
     ]
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    assert check.date_column, "only models that declare a window are compared"
-    day = sql.Identifier(check.date_column)
     inc, full = relation_of(live), relation_of(scratch)
+    if check.keyed:
+        whole = sql.SQL(
+            "select (select count(*) from {inc}),"
+            " (select count(*) from (select {cols} from {inc} except all select {cols} from {full}) as extra),"
+            " (select count(*) from (select {cols} from {full} except all select {cols} from {inc}) as missing)"
+        ).format(inc=inc, full=full, cols=cols)
+        check.covered_dates, check.extra_rows, check.missing_rows = warehouse.one_row(db, whole)
+        return
+    assert check.date_column, "only models that declare a window or keys are compared"
+    day = sql.Identifier(check.date_column)
     query = sql.SQL(
         "with covered as (select distinct {day} as d from {inc}),"
         " full_refresh as (select {cols} from {full} where {day} in (select d from covered)),"
@@ -204,15 +219,16 @@ def reconcile(
                 report.notes.append(f"{name}: not built, not checked")
                 continue
             column, grain = model_window(node)
-            check = ModelCheck(name, f"{node['schema']}.{node.get('alias') or name}", column, grain)
-            if column is None:
-                check.note = "no meta.window in its config: its window cannot be checked"
+            relation = f"{node['schema']}.{node.get('alias') or name}"
+            check = ModelCheck(name, relation, column, grain, keyed=is_keyed(node))
+            if not check.checked:
+                check.note = "no meta.window or meta.keyed in its config: it cannot be checked"
             report.models.append(check)
             incremental[name] = check
-        if not any(c.date_column for c in incremental.values()):
+        if not any(c.checked for c in incremental.values()):
             return report
         try:
-            selected = [f"+{name}" for name, check in incremental.items() if check.date_column]
+            selected = [f"+{name}" for name, check in incremental.items() if check.checked]
             scratch_models = model_nodes(
                 dbt_manifest(
                     ["build", "--full-refresh", "--select", *selected, "--resource-type", "model",
@@ -224,7 +240,7 @@ def reconcile(
                 )
             )  # fmt: skip
             for name, check in incremental.items():
-                if check.date_column:
+                if check.checked:
                     _compare(db, live_models[name], scratch_models[name], check)
         finally:
             for schema in _scratch_schemas(db, scratch):
@@ -243,13 +259,21 @@ def format_report(report: Report) -> str:
         )
         for reason, rows in t.rejects_by_reason.items():
             lines.append(f"      {rows:>8,}  {reason}")
-    lines += ["", f"  {'incremental model':<36} {'dates':>6} {'from':>10} {'to':>10} {'extra':>7} {'missing':>7}"]
+    lines += ["", f"  {'windowed model':<36} {'dates':>6} {'from':>10} {'to':>10} {'extra':>7} {'missing':>7}"]
     for m in report.models:
+        if m.keyed:
+            continue
         flag = "ok" if m.ok else "MISMATCH"
         lines.append(
             f"  {m.model:<36} {m.covered_dates:>6} {m.first_date or '-':>10} {m.last_date or '-':>10}"
             f" {m.extra_rows:>7} {m.missing_rows:>7}  {flag}{'  ' + m.note if m.note else ''}"
         )
+    keyed = [m for m in report.models if m.keyed]
+    if keyed:
+        lines += ["", f"  {'keyed model (whole table)':<36} {'rows':>10} {'extra':>7} {'missing':>7}"]
+        for m in keyed:
+            flag = "ok" if m.ok else "MISMATCH"
+            lines.append(f"  {m.model:<36} {m.covered_dates:>10,} {m.extra_rows:>7} {m.missing_rows:>7}  {flag}")
     lines += [""] + [f"  note: {n}" for n in report.notes]
     lines.append(f"{report.mismatches} mismatch(es)" if report.mismatches else "0 mismatches: reconciled")
     return "\n".join(lines)

@@ -4,7 +4,9 @@
   source's YAML contract (_field_crm__sources.yml), applied by staged_with_disposition (macros/field_crm).
   Two columns are staged otherwise than their type says: the customer's name keeps its text with whitespace runs
   collapsed (blank stays empty, not null), and the region keeps its code (blank = null) beside its matching key.
+  Incremental by load: a run takes the loads it does not hold yet (macros/incremental_keys.sql).
 -#}
+{{ keyed_incremental(key='_disposition_group', source='field_crm', by_load=true) }}
 {{ staged_with_disposition(
     source('field_crm', 'leads'),
     suppressions=source('privacy', 'suppressions'),
