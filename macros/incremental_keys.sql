@@ -1,6 +1,7 @@
 {#-
-  The keyed incremental contract: tables whose rows belong to an entity (a deal, an activity, a lead, a
-  quote, a copy group of raw rows) and are rebuilt per entity, so that a run costs what changed, not the history.
+  The keyed incremental contract: tables whose rows belong to an entity (a deal, an activity, a quote, a
+  customer, a day of a roll-up, a copy group of raw rows) and are rebuilt per entity, so that a run costs what
+  changed, not the history.
 
   A keyed model declares its key and where its changes come from, then reads its inputs through keyed_filter():
 
@@ -11,45 +12,54 @@
 
   A run is one of two modes (keyed_mode()):
     full  the first build, --full-refresh, or a change nobody can trace to keys (the model's generation moved,
-          see keyed_generation(): a `--replace` load or a new load of a lookup table of its source, a purge or
-          forget, another var regions or business_timezone). keyed_filter() is `true`; an existing table is
-          truncated in the run's transaction (pre-hook) and refilled.
-    keys  the affected keys (keyed_affected_keys()) are deleted and rebuilt, in one transaction:
+          see keyed_generation(): a `--replace` load or a new load of a lookup table of its source, another var
+          regions or business_timezone; or a parent's last runs were full). keyed_filter()
+          is `true`; an existing table is truncated in the run's transaction (pre-hook) and refilled.
+    keys  the affected keys (keyed_affected_keys()) are deleted and rebuilt, in one transaction. Feeds:
             changes  {model, key}: keys of the rows of `model` (a base model: every raw row, whatever its
                      disposition) that loads after the last run brought (_load_id above the mark this model
                      recorded for it);
-            events   {model, key, at}: keys with an event (instant column `at`) from the as-of date of the last
-                     run to the end of this run's (macros/incremental_window.sql: as_of_date), for a model that
-                     cuts its history at the as-of date. A backfill of past days keeps the as-of date.
-          A feed's keys can be mapped to the model's key through another model: through=[model, from, to]
-          (e.g. the deals a load touched -> the ids of their activities). as_of_keys: the keys of the days the
-          as-of date moved over (an expression of `as_of_day`), for a model that reads the as-of date itself.
+            events   {model, key, at | on}: keys with an event (instant column `at`, or date column `on`) from
+                     the as-of date of the last run to the end of this run's (macros/incremental_window.sql:
+                     as_of_date), for a model that cuts its history at the as-of date. A backfill of past days
+                     keeps the as-of date;
+            parents  {model, column, type?}: the values of `column` in the rows a keyed parent rewrote since
+                     this model's last run, before and after (the parent logs them: its `log` columns);
+            as_of_keys: the keys of the days the as-of date moved over (an expression of `as_of_day`), for a
+                     model that reads the as-of date itself.
+          A feed's keys can be mapped to the model's key through other models: through=[model, from, to], or a
+          list of such hops (e.g. the deals a load touched -> the ids of their activities).
           A base model (by_load=true) takes the raw rows of loads it does not hold yet and re-derives the
           dispositions of the copy groups / keys they touch (macros/staging); its affected keys are the keys
           of the rows it wrote.
   Either way the result equals a full refresh as of the same day (tests/test_reliability_properties.py).
-  What the run consumed is recorded in <intermediate schema>.funnel_keyed_state (post-hook, same transaction),
-  and generic tests of a keyed model check the keys the last run rewrote (macros/tests/test_scope.sql).
+  What a run consumed is recorded in <intermediate schema>.funnel_keyed_state and what it rewrote (the `log`
+  columns) in funnel_keyed_log (post-hook, same transaction as its writes); generic tests of a keyed model
+  check the keys its last run rebuilt (macros/tests/test_scope.sql).
   Not seen: seeds and code (funnel build and Dagster rebuild what an edit reaches with --full-refresh,
   orchestration/core/build_state.py) and SQL by hand.
 -#}
 
-{% macro keyed_incremental(key, source, changes=[], events=[], as_of_keys=none, by_load=false) -%}
-    {#- the inputs named by the feeds are dependencies of the model (a unit test gives only what the SQL reads) -#}
-    {%- for feed in (changes + events if model.resource_type != 'unit_test' else []) -%}
-        {%- do ref(feed.model) -%}
-        {%- if feed.through -%}
-            {%- do ref(feed.through[0]) -%}
-        {%- endif -%}
-    {%- endfor -%}
+{% macro keyed_incremental(
+    key, source, changes=[], events=[], parents=[], as_of_keys=none, log=[], by_load=false
+) -%}
+    {#- the models the feeds read are dependencies (a unit test gives only what the model's SQL reads) -#}
+    {%- if model.resource_type != 'unit_test' -%}
+        {%- for feed in changes + events + parents -%}
+            {%- do ref(feed.model) -%}
+            {%- for hop in _keyed_hops(feed) if hop[0] != model.name -%}
+                {%- do ref(hop[0]) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='keyed',
         unique_key=key,
         on_schema_change='fail',
         meta={'keyed': {
-            'key': key, 'source': source, 'changes': changes, 'events': events, 'as_of_keys': as_of_keys,
-            'by_load': by_load,
+            'key': key, 'source': source, 'changes': changes, 'events': events, 'parents': parents,
+            'as_of_keys': as_of_keys, 'log': log, 'by_load': by_load,
         }},
         pre_hook="{{ keyed_prepare() }}",
         post_hook="{{ keyed_record() }}",
@@ -62,30 +72,10 @@
     {{ return(((node.config or {}).get('meta') or {}).get('keyed')) }}
 {%- endmacro %}
 
-{% macro keyed_state_relation() -%}
-    {{ return(api.Relation.create(
-        database=target.database, schema=generate_schema_name('intermediate', none), identifier='funnel_keyed_state'
-    )) }}
-{%- endmacro %}
-
-{#- The recorded state of relation `name` (schema.identifier) as a dict, or none. -#}
-{% macro keyed_state(name) -%}
-    {%- set relation = keyed_state_relation() -%}
-    {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set rows = run_query(
-        "select generation, mode, as_of_date, previous_as_of_date, load_marks::text, previous_load_marks::text"
-        ~ " from " ~ relation ~ " where relation_name = '" ~ name ~ "'"
-    ).rows -%}
-    {%- if not rows -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set row = rows[0] -%}
-    {{ return({
-        'generation': row[0], 'mode': row[1], 'as_of_date': row[2], 'previous_as_of_date': row[3],
-        'load_marks': fromjson(row[4] or '{}'), 'previous_load_marks': fromjson(row[5] or '{}'),
-    }) }}
+{#- A feed's hops as a list of [model, from, to] (none, one or several). -#}
+{% macro _keyed_hops(feed) -%}
+    {%- set through = feed.get('through') or [] -%}
+    {{ return([through] if through and through[0] is string else through) }}
 {%- endmacro %}
 
 {#- The relation of model `name` of this project, from the graph (a test may read a model it does not ref). -#}
@@ -100,10 +90,42 @@
     {{ return(relation.schema ~ '.' ~ relation.identifier) }}
 {%- endmacro %}
 
+{% macro _keyed_bookkeeping(identifier) -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=generate_schema_name('intermediate', none), identifier=identifier
+    )) }}
+{%- endmacro %}
+
+{% macro _keyed_exists(relation) -%}
+    {{ return(adapter.get_relation(relation.database, relation.schema, relation.identifier) is not none) }}
+{%- endmacro %}
+
+{#- The recorded state of relation `name` (schema.identifier) as a dict, or none. -#}
+{% macro keyed_state(name) -%}
+    {%- set relation = _keyed_bookkeeping('funnel_keyed_state') -%}
+    {%- if not _keyed_exists(relation) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select generation, mode, as_of_date, previous_as_of_date, load_marks::text, previous_load_marks::text,"
+        ~ " log_marks::text, previous_log_marks::text from " ~ relation ~ " where relation_name = '" ~ name ~ "'"
+    ).rows -%}
+    {%- if not rows -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set row = rows[0] -%}
+    {{ return({
+        'generation': row[0], 'mode': row[1], 'as_of_date': row[2], 'previous_as_of_date': row[3],
+        'load_marks': fromjson(row[4] or '{}'), 'previous_load_marks': fromjson(row[5] or '{}'),
+        'log_marks': fromjson(row[6] or '{}'), 'previous_log_marks': fromjson(row[7] or '{}'),
+    }) }}
+{%- endmacro %}
+
 {#-
   What makes every key of a model stale at once: per source, the loads superseded by `--replace` and the latest
-  load of its lookup tables (any row may read them); the privacy audit log (purge / forget changed raw rows in
-  place); the vars regions and business_timezone. Text, compared with the recorded one.
+  load of its lookup tables (any row may read them); the vars regions and business_timezone. Text, compared with
+  the recorded one. (`funnel purge` / `funnel forget` change raw rows in place: they rebuild the keyed models
+  they reach with --full-refresh, orchestration/ops/privacy.py.)
 -#}
 {% macro keyed_generation(source_name) -%}
     {%- set lookups = [] -%}
@@ -123,12 +145,31 @@
         {%- set row = run_query(query).rows[0] -%}
         {%- do parts.extend(['replaced ' ~ row[0], 'lookups ' ~ row[1]]) -%}
     {%- endif -%}
-    {%- if adapter.get_relation(target.database, 'privacy', 'audit_log') is not none -%}
-        {%- do parts.append('audit ' ~ run_query('select coalesce(max(audit_id), 0) from privacy.audit_log').rows[0][0]) -%}
-    {%- endif -%}
-    {%- do parts.append('regions ' ~ (region_scope() | string)) -%}
+    {%- set scope = region_scope() -%}
+    {%- do parts.append('regions ' ~ (scope | join(',') if scope is not none else 'all')) -%}
     {%- do parts.append('zone ' ~ business_timezone()) -%}
     {{ return(parts | join('; ')) }}
+{%- endmacro %}
+
+{#-
+  The runs a parent logged after run number `consumed`, as {'runs': [...], 'full': bool}: full when one of them
+  was a full run, or when runs were pruned from the log in between (or nothing was consumed yet).
+-#}
+{% macro _keyed_parent_runs(parent, consumed) -%}
+    {%- set log = _keyed_bookkeeping('funnel_keyed_log') -%}
+    {%- set name = _keyed_name(_keyed_relation(parent)) -%}
+    {%- if consumed is none or not _keyed_exists(log) -%}
+        {{ return({'full': true, 'first': none, 'last': none}) }}
+    {%- endif -%}
+    {%- set row = run_query(
+        "select min(run_number), max(run_number), coalesce(bool_or(mode = 'full'), false) from " ~ log
+        ~ " where relation_name = '" ~ name ~ "' and run_number > " ~ consumed
+    ).rows[0] -%}
+    {%- set first = row[0] -%}
+    {%- if first is not none and first != consumed + 1 -%}
+        {{ return({'full': true, 'first': first, 'last': row[1]}) }}
+    {%- endif -%}
+    {{ return({'full': row[2], 'first': first, 'last': row[1]}) }}
 {%- endmacro %}
 
 {#- full or keys (see the top of this file); `full` while dbt parses. -#}
@@ -142,56 +183,88 @@
         {{ return('full') }}
     {%- endif -%}
     {#- a model cut at the as-of date built for a later day than this run's (a full refresh of others reset it) -#}
-    {%- if keyed.events and state.as_of_date > as_of_date_value() -%}
+    {%- if (keyed.events or keyed.as_of_keys) and state.as_of_date > as_of_date_value() -%}
         {{ return('full') }}
     {%- endif -%}
+    {%- for feed in keyed.parents -%}
+        {%- if _keyed_parent_runs(feed.model, state.log_marks.get(feed.model)).full -%}
+            {{ return('full') }}
+        {%- endif -%}
+    {%- endfor -%}
     {{ return('keys') }}
 {%- endmacro %}
 
-{#- The keys of `feed` whose rows meet `condition`, mapped through feed.through ([model, from, to]) if given. -#}
+{#-
+  `= any(...)` of the keys a select returns, its column named explicitly: an unqualified column that the select's
+  table lacks would silently read the outer query's column instead (and match every row).
+-#}
+{% macro _keyed_any(keys) -%}
+    {{ return('any(array(select affected_key from (' ~ keys ~ ') as affected (affected_key)))') }}
+{%- endmacro %}
+
+{#- `keys` (a select) mapped through the feed's hops. -#}
+{% macro _keyed_through(feed, keys) -%}
+    {%- set mapped = namespace(keys=keys) -%}
+    {%- for model_name, from_column, to_column in _keyed_hops(feed) -%}
+        {%- set mapped.keys = 'select ' ~ to_column ~ ' from ' ~ _keyed_relation(model_name) ~ ' where '
+            ~ from_column ~ ' = ' ~ _keyed_any(mapped.keys) -%}
+    {%- endfor -%}
+    {{ return(mapped.keys) }}
+{%- endmacro %}
+
+{#- The keys of `feed` whose rows meet `condition`, mapped through its hops. -#}
 {% macro _keyed_feed_keys(feed, condition) -%}
     {%- set keys = 'select ' ~ feed.key ~ ' from ' ~ _keyed_relation(feed.model) ~ ' where ' ~ condition
         ~ ' and ' ~ feed.key ~ ' is not null' -%}
-    {%- if feed.through -%}
-        {%- set model_name, from_column, to_column = feed.through -%}
-        {%- set keys = 'select ' ~ to_column ~ ' from ' ~ _keyed_relation(model_name) ~ ' where ' ~ from_column
-            ~ ' = any(array(' ~ keys ~ '))' -%}
-    {%- endif -%}
-    {{ return(keys) }}
+    {{ return(_keyed_through(feed, keys)) }}
 {%- endmacro %}
 
 {#-
-  A select of the keys that the changes since `marks` (load marks per model) and the events between the as-of
-  dates `since` and `until` touch, for `keyed`; none when nothing can have changed. The event range starts at
-  the beginning of `since` (not its end): what turns at the start of a day (an activity due that day becomes
-  overdue the next) is covered too.
+  A select of the keys that the changes since `marks` (load marks per model), the events between the as-of
+  dates `since` and `until`, and the parents' runs after `log_marks` touch, for `keyed`; none when nothing can
+  have changed. The event range starts at the beginning of `since` (not its end): what turns at the start of a
+  day (an activity due that day becomes overdue the next) is covered too.
 -#}
-{% macro keyed_affected_keys(keyed, marks, since, until) -%}
+{% macro keyed_affected_keys(keyed, marks, since, until, log_marks) -%}
     {%- set selects = [] -%}
     {%- for feed in keyed.changes -%}
         {%- do selects.append(_keyed_feed_keys(feed, '_load_id > ' ~ (marks.get(feed.model) or 0))) -%}
     {%- endfor -%}
-    {%- if keyed.events and since is not none and until > since -%}
+    {%- if since is not none and until > since -%}
         {%- set start = business_day_end("'" ~ (since - modules.datetime.timedelta(days=1)).isoformat() ~ "'") -%}
         {%- set end = business_day_end("'" ~ until.isoformat() ~ "'") -%}
         {%- for feed in keyed.events -%}
-            {%- do selects.append(_keyed_feed_keys(feed, feed.at ~ ' >= ' ~ start ~ ' and ' ~ feed.at ~ ' < ' ~ end)) -%}
+            {%- if feed.on -%}
+                {%- set condition = feed.on ~ " >= cast('" ~ since.isoformat() ~ "' as date) and " ~ feed.on
+                    ~ " <= cast('" ~ until.isoformat() ~ "' as date)" -%}
+            {%- else -%}
+                {%- set condition = feed.at ~ ' >= ' ~ start ~ ' and ' ~ feed.at ~ ' < ' ~ end -%}
+            {%- endif -%}
+            {%- do selects.append(_keyed_feed_keys(feed, condition)) -%}
         {%- endfor -%}
         {%- if keyed.as_of_keys -%}
             {%- do selects.append(
-                'select ' ~ keyed.as_of_keys ~ ' from generate_series(cast(\'' ~ since.isoformat()
-                ~ '\' as date) + 1, cast(\'' ~ until.isoformat() ~ '\' as date), interval \'1 day\') as as_of_day'
+                'select ' ~ keyed.as_of_keys ~ " from generate_series(cast('" ~ since.isoformat()
+                ~ "' as date), cast('" ~ until.isoformat() ~ "' as date), interval '1 day') as as_of_day"
             ) -%}
         {%- endif -%}
     {%- endif -%}
+    {%- set log = _keyed_bookkeeping('funnel_keyed_log') -%}
+    {%- for feed in keyed.parents -%}
+        {%- set logged = "select cast(jsonb_array_elements_text(logged -> '" ~ feed.column ~ "') as "
+            ~ (feed.type or 'text') ~ ") from " ~ log ~ " where relation_name = '"
+            ~ _keyed_name(_keyed_relation(feed.model)) ~ "' and run_number > " ~ (log_marks.get(feed.model) or 0) -%}
+        {%- do selects.append(_keyed_through(feed, logged)) -%}
+    {%- endfor -%}
     {{ return(selects | join(' union ') if selects else none) }}
 {%- endmacro %}
 
 {#- This run's affected keys as a select (see keyed_affected_keys), for a run in keys mode. -#}
 {% macro keyed_run_keys() -%}
+    {%- set keyed = keyed_config() -%}
     {%- set state = keyed_state(_keyed_name(this)) -%}
-    {%- set since = state.as_of_date if keyed_config().events else none -%}
-    {{ return(keyed_affected_keys(keyed_config(), state.load_marks, since, as_of_date_value())) }}
+    {%- set since = state.as_of_date if keyed.events or keyed.as_of_keys else none -%}
+    {{ return(keyed_affected_keys(keyed, state.load_marks, since, as_of_date_value(), state.log_marks)) }}
 {%- endmacro %}
 
 {#-
@@ -206,7 +279,7 @@
         {%- if keys is none -%}
             false
         {%- else -%}
-            {{ column }} = any(array({{ keys }}))
+            {{ column }} = {{ _keyed_any(keys) }}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -238,39 +311,69 @@
     {%- endif -%}
 {%- endmacro %}
 
+{% macro _keyed_temp(suffix) -%}
+    {{ return(adapter.quote(this.identifier ~ '__keyed_' ~ suffix)) }}
+{%- endmacro %}
+
 {#-
-  The strategy of keyed models (incremental_strategy='keyed'): delete the run's affected keys, insert the rows
-  rebuilt for them. A by_load model's affected keys are those of the rows it rebuilt (a key never loses all its
-  rows there without a generation change).
+  The strategy of keyed models (incremental_strategy='keyed'): note the run's affected keys (and the logged
+  columns of their rows as they were), delete them, insert the rows rebuilt for them. A by_load model's
+  affected keys are those of the rows it rebuilt (a key never loses all its rows there without a generation
+  change).
 -#}
 {% macro get_incremental_keyed_sql(arg_dict) -%}
     {%- set keyed = keyed_config() -%}
     {%- set target_relation, temp_relation = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
-    {%- set keys = 'select ' ~ keyed.key ~ ' from ' ~ temp_relation if keyed.by_load else keyed_run_keys() -%}
-    {%- if keys is not none and keyed_mode() == 'keys' %}
+    {%- if keyed_mode() == 'keys' %}
+    {%- set keys = 'select ' ~ keyed.key ~ ' from ' ~ temp_relation if keyed.by_load else keyed_run_keys() %}
+    {#- the column is named explicitly: `key in (select key from ...)` on a table without it would silently
+        read the outer table's column instead, and match every row -#}
+    create temporary table {{ _keyed_temp('keys') }} on commit drop as
+    select affected_key
+    from ({{ keys or ('select ' ~ keyed.key ~ ' from ' ~ target_relation ~ ' where false') }}) as affected (affected_key);
+    {%- if keyed.log %}
+    create temporary table {{ _keyed_temp('before') }} on commit drop as
+    select distinct {{ keyed.log | join(', ') }}
+    from {{ target_relation }}
+    where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
+    {%- endif %}
     delete from {{ target_relation }}
-    where {{ keyed.key }} = any(array({{ keys }}));
+    where {{ keyed.key }} = any(array(select affected_key from {{ _keyed_temp('keys') }}));
     {%- endif %}
     {{ get_insert_into_sql(target_relation, temp_relation, arg_dict['dest_columns']) }}
 {%- endmacro %}
 
-{#- Post-hook: record what the run consumed (same transaction as its writes). -#}
+{#- Post-hook: record what the run consumed and, for its children, what it rewrote (same transaction). -#}
 {% macro keyed_record() -%}
     {%- set keyed = keyed_config() -%}
-    {%- set relation = keyed_state_relation() -%}
-    {%- set marks = [] -%}
+    {%- set mode = keyed_mode() -%}
+    {%- set state, log = _keyed_bookkeeping('funnel_keyed_state'), _keyed_bookkeeping('funnel_keyed_log') -%}
+    {%- set marks, log_marks, logged = [], [], [] -%}
     {%- for name in keyed.changes | map(attribute='model') | unique -%}
         {%- do marks.append("'" ~ name ~ "', (select coalesce(max(_load_id), 0) from " ~ ref(name) ~ ")") -%}
     {%- endfor -%}
     {%- if keyed.by_load -%}
         {%- do marks.append("'" ~ this.identifier ~ "', (select coalesce(max(_load_id), 0) from " ~ this ~ ")") -%}
-    {%- endif %}
-    {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none %}
-    -- models running in parallel threads create it once (concurrent `if not exists` can still collide)
+    {%- endif -%}
+    {%- for name in keyed.parents | map(attribute='model') | unique -%}
+        {%- do log_marks.append(
+            "'" ~ name ~ "', (select coalesce(max(run_number), 0) from " ~ log ~ " where relation_name = '"
+            ~ _keyed_name(ref(name)) ~ "')"
+        ) -%}
+    {%- endfor -%}
+    {%- for column in keyed.log -%}
+        {%- do logged.append(
+            "'" ~ column ~ "', (select coalesce(jsonb_agg(distinct logged_value), '[]') from (select cast("
+            ~ column ~ " as text) as logged_value from " ~ _keyed_temp('before') ~ " union select cast(" ~ column
+            ~ " as text) from " ~ this ~ " where " ~ keyed.key ~ " in (select affected_key from "
+            ~ _keyed_temp('keys') ~ ")) as rewritten where logged_value is not null)"
+        ) -%}
+    {%- endfor -%}
+    {%- if not (_keyed_exists(state) and _keyed_exists(log)) %}
+    -- models running in parallel threads create them once (concurrent `if not exists` can still collide)
     select pg_advisory_xact_lock(hashtext('funnel.keyed_state'));
-    create schema if not exists {{ relation.schema }};
-    {%- endif %}
-    create table if not exists {{ relation }} (
+    create schema if not exists {{ state.schema }};
+    create table if not exists {{ state }} (
         relation_name text primary key,
         generation text not null,
         mode text not null,
@@ -278,15 +381,27 @@
         previous_as_of_date date,
         load_marks jsonb not null,
         previous_load_marks jsonb,
+        log_marks jsonb not null,
+        previous_log_marks jsonb,
         recorded_at timestamptz not null default clock_timestamp()
     );
-    insert into {{ relation }} as state (relation_name, generation, mode, as_of_date, load_marks)
+    create table if not exists {{ log }} (
+        relation_name text not null,
+        run_number bigint not null,
+        mode text not null,
+        logged jsonb,
+        recorded_at timestamptz not null default clock_timestamp(),
+        primary key (relation_name, run_number)
+    );
+    {%- endif %}
+    insert into {{ state }} as state (relation_name, generation, mode, as_of_date, load_marks, log_marks)
     values (
         '{{ _keyed_name(this) }}',
         '{{ keyed_generation(keyed.source) }}',
-        '{{ keyed_mode() }}',
+        '{{ mode }}',
         {{ as_of_date() }},
-        jsonb_build_object({{ marks | join(', ') }})
+        jsonb_build_object({{ marks | join(', ') }}),
+        jsonb_build_object({{ log_marks | join(', ') }})
     )
     on conflict (relation_name) do update set
         generation = excluded.generation,
@@ -295,7 +410,23 @@
         as_of_date = excluded.as_of_date,
         previous_load_marks = state.load_marks,
         load_marks = excluded.load_marks,
-        recorded_at = clock_timestamp()
+        previous_log_marks = state.log_marks,
+        log_marks = excluded.log_marks,
+        recorded_at = clock_timestamp();
+    {%- if keyed.log %}
+    -- what children read: the logged columns of the rows this run rewrote (null: all of them, a full run);
+    -- runs older than 35 days go (a child that did not run since then rebuilds whole)
+    delete from {{ log }}
+    where relation_name = '{{ _keyed_name(this) }}' and recorded_at < clock_timestamp() - interval '35 days';
+    insert into {{ log }} (relation_name, run_number, mode, logged)
+    select
+        '{{ _keyed_name(this) }}',
+        coalesce(max(run_number), 0) + 1,
+        '{{ mode }}',
+        {{ 'jsonb_build_object(' ~ logged | join(', ') ~ ')' if mode == 'keys' else 'null' }}
+    from {{ log }}
+    where relation_name = '{{ _keyed_name(this) }}'
+    {%- endif %}
 {%- endmacro %}
 
 {#-
@@ -312,7 +443,9 @@
     {%- if keyed.by_load -%}
         {{ return('_load_id > ' ~ (state.previous_load_marks.get(node.alias) or 0)) }}
     {%- endif -%}
-    {%- set since = state.previous_as_of_date if keyed.events else none -%}
-    {%- set keys = keyed_affected_keys(keyed, state.previous_load_marks, since, state.as_of_date) -%}
-    {{ return('false' if keys is none else keyed.key ~ ' = any(array(' ~ keys ~ '))') }}
+    {%- set since = state.previous_as_of_date if keyed.events or keyed.as_of_keys else none -%}
+    {%- set keys = keyed_affected_keys(
+        keyed, state.previous_load_marks, since, state.as_of_date, state.previous_log_marks
+    ) -%}
+    {{ return('false' if keys is none else keyed.key ~ ' = ' ~ _keyed_any(keys)) }}
 {%- endmacro %}

@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from orchestration.core.errors import FunnelError
+from orchestration.core.manifest import is_windowed
 from orchestration.core.settings import REPO_ROOT
 from orchestration.dagster.partitions import clamp_range, key_range_vars, run_partition_range, window_vars
 
@@ -159,10 +160,8 @@ def test_dbt_sources_are_the_raw_assets(repo, manifest) -> None:
 def test_incremental_models_are_daily_partitioned_with_single_run_backfills(repo, manifest) -> None:
     from orchestration.dagster.assets import DBT_ASSETS, DBT_POOL, TRANSLATOR
 
-    incremental = {
-        TRANSLATOR.get_asset_key(n) for n in _nodes(manifest, "model") if n["config"]["materialized"] == "incremental"
-    }
-    assert incremental, "no incremental model in the dbt project yet"
+    incremental = {TRANSLATOR.get_asset_key(n) for n in _nodes(manifest, "model") if is_windowed(n)}
+    assert incremental, "no windowed incremental model in the dbt project yet"
     by_name = {d.node_def.name: d for d in DBT_ASSETS}
     assert set(by_name) == {"dbt_incremental_models", "dbt_models"}
     partitioned, plain = by_name["dbt_incremental_models"], by_name["dbt_models"]

@@ -1,4 +1,5 @@
-"""The window of every incremental model is declared once (config `meta.window`) and deleted once per run.
+"""The window of every windowed incremental model is declared once (config `meta.window`) and deleted once per run;
+every other incremental model is keyed (config `meta.keyed`, macros/incremental_keys.sql).
 
 Both sources, small generated exports: a full refresh, then statement-level triggers count every DELETE that
 reaches each incremental table during one incremental run. The delete_window pre-hook is the only delete (the
@@ -14,7 +15,7 @@ import pytest
 from conftest import Warehouse
 from psycopg import sql
 
-from orchestration.core.manifest import dbt_manifest, model_window
+from orchestration.core.manifest import dbt_manifest, is_keyed, is_windowed, model_window
 from orchestration.ingest.generators.field_crm import generate_field_crm
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
@@ -39,11 +40,13 @@ def built(wh: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         "dev",
         SCHEMA,
     )  # fmt: skip
-    return {
-        n["name"]: n
-        for n in manifest["nodes"].values()
+    incremental = [
+        n for n in manifest["nodes"].values()
         if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"
-    }
+    ]  # fmt: skip
+    unknown = [n["name"] for n in incremental if not is_windowed(n) and not is_keyed(n)]
+    assert not unknown, f"incremental models that are neither windowed nor keyed: {unknown}"
+    return {n["name"]: n for n in incremental if is_windowed(n)}
 
 
 def test_every_incremental_model_declares_its_window(built: dict[str, dict]) -> None:

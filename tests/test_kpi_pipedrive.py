@@ -105,16 +105,18 @@ def test_won_is_the_first_entry_into_a_won_stage_and_a_later_lost_reason_keeps_i
 
 
 def test_the_outcome_rule_is_a_seed(built) -> None:
-    """With `lost`, a lost reason after the win makes deal 100 lost at that reason; 300 (lost before) stays won."""
+    """With `lost`, a lost reason after the win makes deal 100 lost at that reason; 300 (lost before) stays won.
+    A changed seed reaches a keyed model with a full refresh (what `funnel build` runs after a seed edit)."""
     built.query("update dev_seeds.pipedrive_outcome_rules set lost_reason_after_won = 'lost'")
+    rebuild = ("run", "--full-refresh", "--select", "int_deals_consolidated")
     try:
-        built.dbt("run", "--select", "int_deals_consolidated", variables={"source_dt": SOURCE_DT})
+        built.dbt(*rebuild, variables={"source_dt": SOURCE_DT})
         outcome = deals(built)
         assert outcome["100"][:3] == ("lost", None, utc("2024-02-01 09:00:00"))
         assert outcome["300"][:3] == ("won", utc("2024-01-08 11:00:00"), None)
     finally:
         built.query("update dev_seeds.pipedrive_outcome_rules set lost_reason_after_won = 'keep_won'")
-        built.dbt("run", "--select", "int_deals_consolidated", variables={"source_dt": SOURCE_DT})
+        built.dbt(*rebuild, variables={"source_dt": SOURCE_DT})
 
 
 def test_a_reused_deal_id_is_two_episodes_with_their_own_timelines_and_owners(built) -> None:

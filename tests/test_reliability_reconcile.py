@@ -19,7 +19,7 @@ from conftest import make_warehouse
 from orchestration.core.dbt import dbt_vars
 from orchestration.ops.reconcile import format_report, reconcile
 
-PIPEDRIVE_CHAIN = "+staging.pipedrive +int_funnel_stats_monthly +rep_sales_funnel_monthly"
+PIPEDRIVE_CHAIN = "+staging.pipedrive +marts.funnel"
 PIPEDRIVE_INCREMENTAL = {
     "int_deal_stats_daily",
     "int_activity_stats_daily",

@@ -144,18 +144,28 @@ class _Warehouse:
         return today(str(self.variables.get("business_timezone", "UTC")))
 
     def rebuild(self, change: Change, oldest_event: date | None) -> None:
-        """Rebuild what depends on the touched raw tables, with a window from the oldest touched event to
-        source_dt so every affected date of the incremental models is redone. Tests run on the next build."""
+        """Rebuild what depends on the touched raw tables: first everything but the windowed models, the keyed ones
+        whole (--full-refresh: rows changed in place carry no new load to find them by); then the windowed models
+        with a window from the oldest touched event to source_dt, so every affected date is redone. Tests run on
+        the next build."""
         end = self.source_dt()
         days = max((end - oldest_event).days, 0) if oldest_event else 0
         variables = {**self.variables, "backfill_period": max(days, 3)}
         tables = [name for name in change.raw if name.startswith("raw_")]
         select = [f"source:{name.removeprefix('raw_')}+" for name in sorted(tables)] or ["privacy_raw_rows"]
-        args = ["build", "--select", *select, "--exclude", "resource_type:test", "resource_type:unit_test"]
-        result = run_dbt(args, variables, conn=self.conn, target=self.target, capture=True)
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            raise FunnelError(f"the rebuild after the change failed:\n{tail}", "fix the build, then rerun funnel build")
+        skip_tests = ["--exclude", "resource_type:test", "resource_type:unit_test"]
+        windowed = "config.incremental_strategy:append"
+        invocations = [
+            ["build", "--full-refresh", "--select", *select, *skip_tests, windowed],
+            ["build", "--select", *(f"{item},{windowed}" for item in select), *skip_tests],
+        ]
+        for args in invocations:
+            result = run_dbt(args, variables, conn=self.conn, target=self.target, capture=True)
+            if result.returncode != 0:
+                tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+                raise FunnelError(
+                    f"the rebuild after the change failed:\n{tail}", "fix the build, then rerun funnel build"
+                )
 
     def derived_counts(self, db: psycopg.Connection, column: str, test: str, value: object) -> dict[str, int]:
         """Rows per built model whose `column` passes `test` (`= any(%s)` or `< %s`) against `value`."""

@@ -1,7 +1,9 @@
 {#-
-  One row per deal and funnel step the deal ever reached by the end of source_dt: steps 1-9 by entering the
-  mapped stage (change_time), steps 2.1 / 3.1 by a done activity of the mapped type (due_to). Includes deals
-  only known from activities (absent from the change log). Feeds the cohort view.
+  One row per deal and funnel step the deal reached: steps 1-9 by entering the mapped stage (change_time, up to
+  the end of the as-of date of int_deal_stages_sequenced), steps 2.1 / 3.1 by a done activity of the mapped type
+  (due_to, any date: a reader cuts at its as-of date on first_reached_at). Includes deals only known from
+  activities (absent from the change log). Feeds the cohort funnel. A view with no as-of date of its own: a
+  keyed reader rebuilds only some keys, and a view is rebuilt only when selected.
 -#}
 with
 
@@ -36,7 +38,6 @@ done_activities as (
     where
         is_done
         and funnel_step is not null
-        and due_at < {{ business_day_end(as_of_date()) }}
 
 ),
 

@@ -50,7 +50,9 @@ steps_reached as (
         deal_id,
         funnel_step
     from {{ ref('int_deal_funnel_steps_reached') }}
-    where deal_id in (select deals.deal_id from deals)
+    where
+        deal_id in (select deals.deal_id from deals)
+        and first_reached_at < {{ business_day_end(as_of_date()) }}
 
 ),
 
