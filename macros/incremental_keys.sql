@@ -23,8 +23,9 @@
                      the as-of date of the last run to the end of this run's (macros/incremental_window.sql:
                      as_of_date), for a model that cuts its history at the as-of date. A backfill of past days
                      keeps the as-of date;
-            parents  {model, column, type?}: the values of `column` in the rows a keyed parent rewrote since
-                     this model's last run, before and after (the parent logs them: its `log` columns);
+            parents  {model, column, type?, key?}: the values of `column` in the rows a keyed parent rewrote
+                     since this model's last run, before and after (the parent logs them: its `log` columns),
+                     cast to `type`; `key`, an expression of `logged_value`, maps them to the model's key;
             as_of_keys: the keys of the days the as-of date moved over (an expression of `as_of_day`), for a
                      model that reads the as-of date itself.
           A feed's keys can be mapped to the model's key through other models: through=[model, from, to], or a
@@ -43,20 +44,24 @@
 {% macro keyed_incremental(
     key, source, changes=[], events=[], parents=[], as_of_keys=none, log=[], by_load=false
 ) -%}
-    {#- the models the feeds read are dependencies (a unit test gives only what the model's SQL reads) -#}
+    {#- the models the feeds read are dependencies (a unit test gives only what the model's SQL reads); a parent
+        is upstream through the model's SQL already (and may be private to its group) -#}
     {%- if model.resource_type != 'unit_test' -%}
-        {%- for feed in changes + events + parents -%}
+        {%- for feed in changes + events -%}
             {%- do ref(feed.model) -%}
             {%- for hop in _keyed_hops(feed) if hop[0] != model.name -%}
                 {%- do ref(hop[0]) -%}
             {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
+    {#- on_schema_change: a run's batch is typed by its SQL (numeric), a contracted table by its contract
+        (numeric(16, 2)), so only a new column counts as a change; a lost one fails the insert, and an edited
+        model is rebuilt whole anyway (the build ledger) -#}
     {{ config(
         materialized='incremental',
         incremental_strategy='keyed',
         unique_key=key,
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         meta={'keyed': {
             'key': key, 'source': source, 'changes': changes, 'events': events, 'parents': parents,
             'as_of_keys': as_of_keys, 'log': log, 'by_load': by_load,
@@ -244,16 +249,18 @@
         {%- endfor -%}
         {%- if keyed.as_of_keys -%}
             {%- do selects.append(
-                'select ' ~ keyed.as_of_keys ~ " from generate_series(cast('" ~ since.isoformat()
-                ~ "' as date), cast('" ~ until.isoformat() ~ "' as date), interval '1 day') as as_of_day"
+                'select ' ~ keyed.as_of_keys ~ " from (select cast(day as date) as as_of_day from generate_series("
+                ~ "cast('" ~ since.isoformat() ~ "' as date), cast('" ~ until.isoformat()
+                ~ "' as date), interval '1 day') as day) as as_of_days"
             ) -%}
         {%- endif -%}
     {%- endif -%}
     {%- set log = _keyed_bookkeeping('funnel_keyed_log') -%}
     {%- for feed in keyed.parents -%}
-        {%- set logged = "select cast(jsonb_array_elements_text(logged -> '" ~ feed.column ~ "') as "
-            ~ (feed.type or 'text') ~ ") from " ~ log ~ " where relation_name = '"
-            ~ _keyed_name(_keyed_relation(feed.model)) ~ "' and run_number > " ~ (log_marks.get(feed.model) or 0) -%}
+        {%- set logged = "select " ~ (feed.key or 'logged_value') ~ " from (select cast(jsonb_array_elements_text("
+            ~ "logged -> '" ~ feed.column ~ "') as " ~ (feed.type or 'text') ~ ") as logged_value from " ~ log
+            ~ " where relation_name = '" ~ _keyed_name(_keyed_relation(feed.model)) ~ "' and run_number > "
+            ~ (log_marks.get(feed.model) or 0) ~ ") as logged" -%}
         {%- do selects.append(_keyed_through(feed, logged)) -%}
     {%- endfor -%}
     {{ return(selects | join(' union ') if selects else none) }}
@@ -280,6 +287,26 @@
             false
         {%- else -%}
             {{ column }} = {{ _keyed_any(keys) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  keyed_filter for a model keyed by month (a month-start date) on an input dated by `date_column`: the days of the
+  affected months, so that an index on the date column serves it.
+-#}
+{% macro keyed_filter_months(date_column) -%}
+    {%- if keyed_mode() == 'full' -%}
+        true
+    {%- else -%}
+        {%- set keys = keyed_run_keys() -%}
+        {%- if keys is none -%}
+            false
+        {%- else -%}
+            {{ date_column }} = {{ _keyed_any(
+                'select cast(day as date) from (' ~ keys ~ ') as affected (month) cross join generate_series('
+                ~ "month, month + interval '1 month' - interval '1 day', interval '1 day') as day"
+            ) }}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -345,6 +372,9 @@
 
 {#- Post-hook: record what the run consumed and, for its children, what it rewrote (same transaction). -#}
 {% macro keyed_record() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set keyed = keyed_config() -%}
     {%- set mode = keyed_mode() -%}
     {%- set state, log = _keyed_bookkeeping('funnel_keyed_state'), _keyed_bookkeeping('funnel_keyed_log') -%}
@@ -358,7 +388,7 @@
     {%- for name in keyed.parents | map(attribute='model') | unique -%}
         {%- do log_marks.append(
             "'" ~ name ~ "', (select coalesce(max(run_number), 0) from " ~ log ~ " where relation_name = '"
-            ~ _keyed_name(ref(name)) ~ "')"
+            ~ _keyed_name(_keyed_relation(name)) ~ "')"
         ) -%}
     {%- endfor -%}
     {%- for column in keyed.log -%}

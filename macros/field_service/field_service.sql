@@ -240,3 +240,57 @@ select * from final
 {% macro field_service_customer_record_as_of(date_column) -%}
     customer_id is not null and ({{ date_column }} is null or {{ date_column }} <= {{ as_of_date() }})
 {%- endmacro %}
+
+{#-
+  The lifecycle of a field_crm record (fct_lead_conversions.lifecycle_id): its quote, or 'lead:<lead id>' for a
+  lead without one. The key of the keyed field-service models.
+-#}
+{% macro field_service_lifecycle(quote_expr, lead_expr) -%}
+    coalesce({{ quote_expr }}, 'lead:' || {{ lead_expr }})
+{%- endmacro %}
+
+{#-
+  Keyed feeds (macros/incremental_keys.sql): the lifecycles that new loads of these field_crm tables touch, every
+  version of a key they add to included (a new version can move a lead to another quote: both lifecycles
+  change). A bad flag belongs to its own quote and to its lead's lifecycle.
+-#}
+{% macro field_service_lifecycle_feeds(tables=['leads', 'bad_leads', 'lost_leads', 'booked_opportunities', 'jobs']) -%}
+    {%- set lead_lifecycle = field_service_lifecycle('quote_number', 'lead_id') -%}
+    {%- set feeds = [] -%}
+    {%- for table in tables -%}
+        {%- set base = 'base_field_crm__' ~ table -%}
+        {%- set own = lead_lifecycle if table in ('leads', 'bad_leads') else 'quote_number' -%}
+        {%- do feeds.append({
+            'model': base, 'key': '_disposition_group', 'through': [[base, '_disposition_group', own]],
+        }) -%}
+        {%- if table == 'bad_leads' -%}
+            {%- do feeds.append({
+                'model': base, 'key': '_disposition_group',
+                'through': [[base, '_disposition_group', 'lead_id'], ['stg_field_crm__leads', 'lead_id', lead_lifecycle]],
+            }) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(feeds) }}
+{%- endmacro %}
+
+{#-
+  Predicate: a record of lifecycle (quote_expr, lead_expr) is one of the run's affected lifecycles (`true` in a
+  full run). Written as two index lookups (quote numbers, lead ids), not as the coalesce.
+-#}
+{% macro field_service_lifecycle_filter(quote_expr, lead_expr) -%}
+    {%- if keyed_mode() == 'full' -%}
+        true
+    {%- else -%}
+        {%- set keys = keyed_run_keys() -%}
+        {%- if keys is none -%}
+            false
+        {%- else -%}
+            (
+                {{ quote_expr }} = {{ _keyed_any(keys) }}
+                or ({{ quote_expr }} is null and {{ lead_expr }} = {{ _keyed_any(
+                    'select substr(lifecycle, 6) from (' ~ keys ~ ") as keyed (lifecycle) where lifecycle like 'lead:%'"
+                ) }})
+            )
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

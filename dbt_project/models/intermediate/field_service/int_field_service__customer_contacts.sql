@@ -1,7 +1,33 @@
-{{ config(group='field_service_pii', access='private', grants={'select': []}, materialized='table') }}
-{#- A table: as a view, every fact that reads the customer keys re-ran the whole resolution, and its row
-    estimates (1.4M for 25k leads at size S) drove the facts into nested loops. Rebuilt in full each run, so a
-    forgotten contact leaves it with the next build, like the base tables it reads. -#}
+{{ config(group='field_service_pii', access='private', grants={'select': []}) }}
+{#- Keyed by lifecycle (quote, or a lead without one; macros/incremental_keys.sql): a run rebuilds the lifecycles
+    whose leads, bookings or jobs a load changed, and every lifecycle with a lead whose phone (last 5 digits,
+    before or after the change) a changed lead has: a phone's owner e-mail depends on all the leads that carry
+    it. It logs the customers, lifecycles and records it rewrote for the models that read it. A forgotten
+    contact leaves it with the rebuild `funnel forget` runs. -#}
+{%- set lead_lifecycle = field_service_lifecycle('quote_number', 'lead_id') %}
+{%- set contacts = 'int_field_service__customer_contacts' %}
+{%- set new_phones = [
+    'base_field_crm__leads', '_disposition_group', "right(regexp_replace(customer_phone, '[^0-9]', '', 'g'), 5)"
+] %}
+{{ keyed_incremental(
+    key='lifecycle_id',
+    source='field_crm',
+    changes=field_service_lifecycle_feeds(['leads', 'booked_opportunities', 'jobs']) + [
+        {
+            'model': 'base_field_crm__leads', 'key': '_disposition_group',
+            'through': [new_phones, [contacts, 'phone_suffix', 'lifecycle_id']],
+        },
+        {
+            'model': 'base_field_crm__leads', 'key': '_disposition_group',
+            'through': [
+                ['base_field_crm__leads', '_disposition_group', lead_lifecycle],
+                [contacts, 'lifecycle_id', 'phone_suffix'],
+                [contacts, 'phone_suffix', 'lifecycle_id'],
+            ],
+        },
+    ],
+    log=['customer_id', 'lifecycle_id', 'record_id'],
+) }}
 {#-
   RESTRICTED (contains e-mails and phones): who the customer of every lead, booking and job is.
 
@@ -27,6 +53,7 @@ leads as (
         customer_phone,
         created_at
     from {{ ref('stg_field_crm__leads') }}
+    where {{ field_service_lifecycle_filter('quote_number', 'lead_id') }}
 
 ),
 
@@ -37,6 +64,7 @@ bookings as (
         quote_number,
         customer_email
     from {{ ref('stg_field_crm__booked_opportunities') }}
+    where {{ keyed_filter('quote_number') }}
 
 ),
 
@@ -47,6 +75,7 @@ jobs as (
         quote_number,
         customer_email
     from {{ ref('stg_field_crm__jobs') }}
+    where {{ keyed_filter('quote_number') }}
 
 ),
 
@@ -118,6 +147,7 @@ records as (
         'lead' as record_type,
         lead_id as record_id,
         quote_number,
+        {{ lead_lifecycle }} as lifecycle_id,
         customer_email,
         customer_phone
     from lead_contacts
@@ -126,6 +156,7 @@ records as (
         'booking' as record_type,
         bookings.opportunity_id as record_id,
         bookings.quote_number,
+        bookings.quote_number as lifecycle_id,
         coalesce(bookings.customer_email, quote_contacts.customer_email) as customer_email,
         quote_contacts.customer_phone
     from bookings
@@ -136,6 +167,7 @@ records as (
         'job' as record_type,
         jobs.job_id as record_id,
         jobs.quote_number,
+        jobs.quote_number as lifecycle_id,
         coalesce(jobs.customer_email, quote_contacts.customer_email) as customer_email,
         quote_contacts.customer_phone
     from jobs
@@ -150,6 +182,7 @@ resolved as (
         records.record_type,
         records.record_id,
         records.quote_number,
+        records.lifecycle_id,
         records.customer_email,
         records.customer_phone,
         case
@@ -174,12 +207,14 @@ final as (
         record_type,
         record_id,
         quote_number,
+        lifecycle_id,
         case
             when customer_natural_key is not null
                 then md5('{{ var("field_crm_customer_key_salt", "field_crm") }}|' || customer_natural_key)
         end as customer_id,
         customer_email,
         customer_phone,
+        right(customer_phone, 5) as phone_suffix,
         resolved_by
     from resolved
 

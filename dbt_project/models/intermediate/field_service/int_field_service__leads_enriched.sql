@@ -7,8 +7,15 @@
               own sales region (seed field_crm_regions), else its branch's (int_field_service__branch_regions);
     gdpr_consent  compliance_consents (latest), else the lead's own flag, else var compliance_default_consent.
 -#}
-{#- A table: read by several facts; built once per run, with statistics. -#}
-{{ config(materialized='table') }}
+{#- Keyed by lead (macros/incremental_keys.sql): a run rebuilds the leads a load brought a version of, and those
+    whose customer int_field_service__customer_contacts rewrote. -#}
+{{ keyed_incremental(
+    key='lead_id',
+    source='field_crm',
+    changes=[{'model': 'base_field_crm__leads', 'key': 'lead_id'}],
+    parents=[{'model': 'int_field_service__customer_contacts', 'column': 'record_id'}],
+    log=['lead_id', 'customer_id'],
+) }}
 
 with
 
@@ -17,7 +24,7 @@ leads as (
     {{ selected_columns(ref('stg_field_crm__leads'), [
         'lead_id', 'quote_number', 'lead_status', 'lead_status_rank', 'lead_source', 'branch', 'sales_person',
         'region_name_key', 'gdpr_consent', 'created_at', 'created_date',
-    ]) }}
+    ], where=keyed_filter('lead_id')) }}
 
 ),
 
@@ -62,7 +69,7 @@ customer_keys as (
 
     {{ selected_columns(ref('int_field_service__customer_keys'), [
         'record_id', 'customer_id',
-    ], where="record_type = 'lead'") }}
+    ], where="record_type = 'lead' and " ~ keyed_filter('record_id')) }}
 
 ),
 

@@ -3,26 +3,39 @@
   jobs / lost leads, and which links are missing (orphans: a booking or loss whose lead is not in leads.csv,
   a job whose booking is not in booked_opportunities.csv, a bad flag whose lead is unknown).
 -#}
-{#- A table: read by several facts; built once per run, with statistics. -#}
-{{ config(materialized='table') }}
+{#- Keyed by quote (macros/incremental_keys.sql): a run rebuilds the quotes a load of any field_crm file touched. -#}
+{{ keyed_incremental(key='quote_number', source='field_crm', changes=field_service_lifecycle_feeds()) }}
 
 with
 
 leads as (
 
-    {{ selected_columns(ref('stg_field_crm__leads'), ['quote_number', 'lead_id', 'created_date']) }}
+    {{ selected_columns(
+        ref('stg_field_crm__leads'), ['quote_number', 'lead_id', 'created_date'], where=keyed_filter('quote_number')
+    ) }}
 
 ),
 
 bad_flags as (
 
-    {{ selected_columns(ref('stg_field_crm__bad_leads'), ['lead_id', 'quote_number', 'flagged_date']) }}
+    -- a flag belongs to its own quote, else to its lead's
+    {{ selected_columns(ref('stg_field_crm__bad_leads'), ['lead_id', 'quote_number', 'flagged_date'], where=(
+        keyed_filter('quote_number') ~ ' or (quote_number is null and lead_id in (select leads.lead_id from leads))'
+    )) }}
+
+),
+
+flagged_leads as (
+
+    {{ selected_columns(ref('stg_field_crm__leads'), ['quote_number', 'lead_id'], where=(
+        'lead_id in (select bad_flags.lead_id from bad_flags)'
+    )) }}
 
 ),
 
 lost_leads as (
 
-    {{ selected_columns(ref('stg_field_crm__lost_leads'), ['quote_number', 'lost_date']) }}
+    {{ selected_columns(ref('stg_field_crm__lost_leads'), ['quote_number', 'lost_date'], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -30,13 +43,15 @@ bookings as (
 
     {{ selected_columns(ref('stg_field_crm__booked_opportunities'), [
         'quote_number', 'opportunity_id', 'booked_date',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
 jobs as (
 
-    {{ selected_columns(ref('stg_field_crm__jobs'), ['quote_number', 'job_id', 'job_date']) }}
+    {{ selected_columns(
+        ref('stg_field_crm__jobs'), ['quote_number', 'job_id', 'job_date'], where=keyed_filter('quote_number')
+    ) }}
 
 ),
 
@@ -45,11 +60,11 @@ bad_leads as (
     select
         bad_flags.lead_id,
         bad_flags.flagged_date,
-        coalesce(bad_flags.quote_number, leads.quote_number) as quote_number,
-        leads.lead_id is not null as has_known_lead
+        coalesce(bad_flags.quote_number, flagged_leads.quote_number) as quote_number,
+        flagged_leads.lead_id is not null as has_known_lead
     from bad_flags
-    left join leads
-        on bad_flags.lead_id = leads.lead_id
+    left join flagged_leads
+        on bad_flags.lead_id = flagged_leads.lead_id
 
 ),
 

@@ -5,7 +5,26 @@
   (macro as_of_date: source_dt, or a later build's date in a backfill): only leads, bookings and jobs dated on
   or before it count in the timeline. Every customer the facts refer to is listed (a dimension), with zero
   counts while all its records are dated later.
+  Keyed by customer (macros/incremental_keys.sql): a run rebuilds the customers whose records
+  int_field_service__customer_contacts, int_field_service__leads_enriched or the facts rewrote (before and after),
+  and those with a lead, booking or job dated in the days the as-of date moved over.
 -#}
+{{ keyed_incremental(
+    key='customer_id',
+    source='field_crm',
+    events=[
+        {'model': 'int_field_service__leads_enriched', 'key': 'customer_id', 'on': 'created_date'},
+        {'model': 'fct_booked_opportunities', 'key': 'customer_id', 'on': 'booked_date'},
+        {'model': 'fct_jobs', 'key': 'customer_id', 'on': 'job_date'},
+    ],
+    parents=[
+        {'model': 'int_field_service__customer_contacts', 'column': 'customer_id'},
+        {'model': 'int_field_service__leads_enriched', 'column': 'customer_id'},
+        {'model': 'fct_booked_opportunities', 'column': 'customer_id'},
+        {'model': 'fct_jobs', 'column': 'customer_id'},
+    ],
+) }}
+
 with
 
 customer_keys as (
@@ -14,7 +33,7 @@ customer_keys as (
         customer_id,
         resolved_by
     from {{ ref('int_field_service__customer_keys') }}
-    where customer_id is not null
+    where customer_id is not null and {{ keyed_filter('customer_id') }}
 
 ),
 
@@ -22,7 +41,7 @@ leads as (
 
     {{ selected_columns(ref('int_field_service__leads_enriched'), [
         'customer_id', 'lead_id', 'branch_key', 'created_date',
-    ], where=field_service_customer_record_as_of('created_date')) }}
+    ], where=field_service_customer_record_as_of('created_date') ~ ' and ' ~ keyed_filter('customer_id')) }}
 
 ),
 
@@ -30,7 +49,7 @@ bookings as (
 
     {{ selected_columns(ref('fct_booked_opportunities'), [
         'customer_id', 'opportunity_id', 'booked_date',
-    ], where=field_service_customer_record_as_of('booked_date')) }}
+    ], where=field_service_customer_record_as_of('booked_date') ~ ' and ' ~ keyed_filter('customer_id')) }}
 
 ),
 
@@ -38,7 +57,7 @@ jobs as (
 
     {{ selected_columns(ref('fct_jobs'), [
         'customer_id', 'job_id', 'is_revenue_job', 'is_transaction', 'is_cancelled', 'recognised_revenue', 'job_date',
-    ], where=field_service_customer_record_as_of('job_date')) }}
+    ], where=field_service_customer_record_as_of('job_date') ~ ' and ' ~ keyed_filter('customer_id')) }}
 
 ),
 

@@ -3,7 +3,17 @@
   resolves, else its lead's. Region and consent: its lead's; for an orphan (no lead) its branch's region.
   An estimated amount that could not be read ('TBD', '#VALUE!') is null and flagged (is_amount_unreadable): the
   booking still counts, with no value (field_service_exceptions names the value).
+  Keyed by quote (macros/incremental_keys.sql): a run rebuilds the quotes a load of any field_crm file touched
+  and those whose customers int_field_service__customer_contacts rewrote.
 -#}
+{{ keyed_incremental(
+    key='quote_number',
+    source='field_crm',
+    changes=field_service_lifecycle_feeds(),
+    parents=[{'model': 'int_field_service__customer_contacts', 'column': 'lifecycle_id'}],
+    log=['customer_id'],
+) }}
+
 with
 
 bookings as (
@@ -11,7 +21,7 @@ bookings as (
     {{ selected_columns(ref('int_field_service__bookings_selected'), [
         'opportunity_id', 'quote_number', 'sales_person', 'branch', 'lead_source', 'estimated_amount',
         'unreadable_estimated_amount', 'booked_at', 'booked_date',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -25,7 +35,7 @@ quotes as (
 
     {{ selected_columns(ref('int_field_service__quotes_linked'), [
         'quote_number', 'lead_id', 'job_id', 'has_lead', 'has_job', 'is_flagged_bad', 'is_lost',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -34,7 +44,7 @@ leads as (
     {{ selected_columns(ref('int_field_service__leads_enriched'), [
         'lead_id', 'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
         'created_date',
-    ]) }}
+    ], where='lead_id in (select quotes.lead_id from quotes)') }}
 
 ),
 
@@ -42,7 +52,7 @@ customer_keys as (
 
     {{ selected_columns(ref('int_field_service__customer_keys'), [
         'record_id', 'customer_id',
-    ], where="record_type = 'booking'") }}
+    ], where="record_type = 'booking' and record_id in (select bookings.opportunity_id from bookings)") }}
 
 ),
 

@@ -12,7 +12,19 @@
   (is_revenue_unreadable; field_service_exceptions):
   the job still counts, with no amount. Sales person and branch: the job's own spelling when it resolves, else
   its booking's; lead source: its booking's. Orphan: no booking.
+  Keyed by quote (macros/incremental_keys.sql): a run rebuilds the quotes a load of any field_crm file touched,
+  those whose customers int_field_service__customer_contacts rewrote, and those with a job dated in the days the
+  as-of date moved over (done from then on).
 -#}
+{{ keyed_incremental(
+    key='quote_number',
+    source='field_crm',
+    changes=field_service_lifecycle_feeds(),
+    events=[{'model': 'stg_field_crm__jobs', 'key': 'quote_number', 'on': 'job_date'}],
+    parents=[{'model': 'int_field_service__customer_contacts', 'column': 'lifecycle_id'}],
+    log=['customer_id'],
+) }}
+
 with
 
 jobs as (
@@ -20,7 +32,7 @@ jobs as (
     {{ selected_columns(ref('int_field_service__jobs_selected'), [
         'job_id', 'quote_number', 'job_status', 'sales_person', 'branch', 'origin_city', 'destination_city',
         'revenue_amount', 'unreadable_revenue', 'is_revenue_job', 'is_cancelled', 'job_date',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -34,7 +46,7 @@ quotes as (
 
     {{ selected_columns(ref('int_field_service__quotes_linked'), [
         'quote_number', 'lead_id', 'opportunity_id', 'has_booking',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -43,7 +55,7 @@ bookings as (
     {{ selected_columns(ref('fct_booked_opportunities'), [
         'opportunity_id', 'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
         'booked_date',
-    ]) }}
+    ], where='opportunity_id in (select quotes.opportunity_id from quotes)') }}
 
 ),
 
@@ -51,7 +63,7 @@ leads as (
 
     {{ selected_columns(ref('int_field_service__leads_enriched'), [
         'lead_id', 'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
-    ]) }}
+    ], where='lead_id in (select quotes.lead_id from quotes)') }}
 
 ),
 
@@ -59,7 +71,7 @@ customer_keys as (
 
     {{ selected_columns(ref('int_field_service__customer_keys'), [
         'record_id', 'customer_id',
-    ], where="record_type = 'job'") }}
+    ], where="record_type = 'job' and record_id in (select jobs.job_id from jobs)") }}
 
 ),
 

@@ -14,7 +14,17 @@
   counts as done there, and an incremental window does not depend on the source_dt this table was built at.
   Attribution: the event record's own sales person / branch when they resolve, else its lead's (fct_* rules).
   days_in_previous_status = days since the lifecycle's previous event (ordered by date, then the order above).
+  Keyed by lifecycle (macros/incremental_keys.sql): a run rebuilds the lifecycles a load of any field_crm file
+  touched and those whose customers int_field_service__customer_contacts rewrote.
 -#}
+{{ keyed_incremental(
+    key='lifecycle_id',
+    source='field_crm',
+    changes=field_service_lifecycle_feeds(),
+    parents=[{'model': 'int_field_service__customer_contacts', 'column': 'lifecycle_id'}],
+    log=['lead_created_date', 'customer_id'],
+) }}
+
 with
 
 leads as (
@@ -22,7 +32,7 @@ leads as (
     {{ selected_columns(ref('int_field_service__leads_enriched'), [
         'lead_id', 'quote_number', 'customer_id', 'sales_person_key', 'branch_key', 'lead_source_key',
         'lead_status', 'lead_status_rank', 'region', 'gdpr_consent', 'created_date',
-    ]) }}
+    ], where=field_service_lifecycle_filter('quote_number', 'lead_id')) }}
 
 ),
 
@@ -30,13 +40,16 @@ quotes as (
 
     {{ selected_columns(ref('int_field_service__quotes_linked'), [
         'quote_number', 'lead_id', 'has_booking', 'has_job',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
 bad_leads as (
 
-    {{ selected_columns(ref('int_field_service__bad_leads_selected'), ['lead_id', 'quote_number', 'flagged_date']) }}
+    -- of the run's lifecycles: by the flag's own quote or by its lead's
+    {{ selected_columns(ref('int_field_service__bad_leads_selected'), ['lead_id', 'quote_number', 'flagged_date'], where=(
+        field_service_lifecycle_filter('quote_number', 'lead_id') ~ ' or lead_id in (select leads.lead_id from leads)'
+    )) }}
 
 ),
 
@@ -44,7 +57,7 @@ lost_leads as (
 
     {{ selected_columns(ref('int_field_service__lost_leads_selected'), [
         'quote_number', 'sales_person', 'branch', 'lost_date',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -54,7 +67,7 @@ bookings as (
         'opportunity_id', 'quote_number', 'lead_id', 'customer_id',
         'sales_person_key', 'branch_key', 'lead_source_key', 'region', 'gdpr_consent',
         'estimated_amount', 'booked_date',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -63,7 +76,7 @@ jobs as (
     {{ selected_columns(ref('fct_jobs'), [
         'job_id', 'quote_number', 'opportunity_id', 'lead_id', 'customer_id', 'sales_person_key',
         'branch_key', 'lead_source_key', 'region', 'gdpr_consent', 'job_status', 'revenue_amount', 'job_date',
-    ]) }}
+    ], where=keyed_filter('quote_number')) }}
 
 ),
 
@@ -318,4 +331,5 @@ final as (
 )
 
 select * from final
-where {{ in_region_scope('region') }}
+-- a flag of the run's quotes whose lead lives in another lifecycle belongs to that one: rebuilt when it is rebuilt
+where {{ in_region_scope('region') }} and {{ keyed_filter('lifecycle_id') }}

@@ -9,9 +9,22 @@
     leads_job_done_count               of all of them, the leads with a done job (CLOSED, dated <= source_dt);
   and the shares lead_to_booking_rate, lead_to_booking_30_day_rate and lead_to_job_done_rate (each numerator is a
   subset of its denominator, so a share is never above 1). A booking belongs to the lead of its quote
-  (fct_booked_opportunities.lead_id); orphan bookings belong to no cohort. Not incremental: a later booking
-  changes an old cohort, so the table is rebuilt whole as of source_dt on every run.
+  (fct_booked_opportunities.lead_id); orphan bookings belong to no cohort. Keyed by cohort month
+  (macros/incremental_keys.sql): a later booking changes an old cohort, so a run rebuilds the months of the leads
+  whose events fct_lead_conversions rewrote, of the events dated in the days the as-of date moved over, and of
+  the leads that turned 30 days old then.
 -#}
+{{ keyed_incremental(
+    key='cohort_month',
+    source='field_crm',
+    events=[{'model': 'fct_lead_conversions', 'key': crm_month_start('lead_created_date'), 'on': 'event_date'}],
+    parents=[{
+        'model': 'fct_lead_conversions', 'column': 'lead_created_date', 'type': 'date',
+        'key': crm_month_start('logged_value'),
+    }],
+    as_of_keys=crm_month_start('as_of_day - 30'),
+) }}
+
 with
 
 lead_events as (
@@ -30,6 +43,7 @@ lead_events as (
         event_type in ('created', 'booked', 'converted')
         and lead_id is not null
         and event_date <= {{ as_of_date() }}
+        and {{ keyed_filter_months('lead_created_date') }}
 
 ),
 
