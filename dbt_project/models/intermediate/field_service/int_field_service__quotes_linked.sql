@@ -3,8 +3,10 @@
   jobs / lost leads, and which links are missing (orphans: a booking or loss whose lead is not in leads.csv,
   a job whose booking is not in booked_opportunities.csv, a bad flag whose lead is unknown).
 -#}
-{#- Keyed by quote (macros/incremental_keys.sql): a run rebuilds the quotes a load of any field_crm file touched. -#}
+{#- Keyed by quote (macros/incremental_keys.sql): a run rebuilds the quotes a load of any field_crm file touched.
+    A bad flag belongs to its own quote, else to its lead's. -#}
 {{ keyed_incremental(key='quote_number', source='field_crm', changes=field_service_lifecycle_feeds()) }}
+{%- set flag_of_a_run_lead = ' or (quote_number is null and lead_id in (select leads.lead_id from leads))' %}
 
 with
 
@@ -18,9 +20,8 @@ leads as (
 
 bad_flags as (
 
-    -- a flag belongs to its own quote, else to its lead's
     {{ selected_columns(ref('stg_field_crm__bad_leads'), ['lead_id', 'quote_number', 'flagged_date'], where=(
-        keyed_filter('quote_number') ~ ' or (quote_number is null and lead_id in (select leads.lead_id from leads))'
+        keyed_filter('quote_number') ~ flag_of_a_run_lead
     )) }}
 
 ),
@@ -35,7 +36,9 @@ flagged_leads as (
 
 lost_leads as (
 
-    {{ selected_columns(ref('stg_field_crm__lost_leads'), ['quote_number', 'lost_date'], where=keyed_filter('quote_number')) }}
+    {{ selected_columns(
+        ref('stg_field_crm__lost_leads'), ['quote_number', 'lost_date'], where=keyed_filter('quote_number')
+    ) }}
 
 ),
 

@@ -15,7 +15,8 @@
   Attribution: the event record's own sales person / branch when they resolve, else its lead's (fct_* rules).
   days_in_previous_status = days since the lifecycle's previous event (ordered by date, then the order above).
   Keyed by lifecycle (macros/incremental_keys.sql): a run rebuilds the lifecycles a load of any field_crm file
-  touched and those whose customers int_field_service__customer_contacts rewrote.
+  touched and those whose customers int_field_service__customer_contacts rewrote; a bad flag is read with the
+  run's lifecycles by its own quote or by its lead's.
 -#}
 {{ keyed_incremental(
     key='lifecycle_id',
@@ -46,10 +47,9 @@ quotes as (
 
 bad_leads as (
 
-    -- of the run's lifecycles: by the flag's own quote or by its lead's
-    {{ selected_columns(ref('int_field_service__bad_leads_selected'), ['lead_id', 'quote_number', 'flagged_date'], where=(
-        field_service_lifecycle_filter('quote_number', 'lead_id') ~ ' or lead_id in (select leads.lead_id from leads)'
-    )) }}
+    {{ selected_columns(ref('int_field_service__bad_leads_selected'), [
+        'lead_id', 'quote_number', 'flagged_date',
+    ], where=field_service_lifecycle_filter('quote_number', 'lead_id') ~ ' or lead_id in (select lead_id from leads)') }}
 
 ),
 

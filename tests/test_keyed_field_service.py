@@ -1,0 +1,153 @@
+"""The keyed field-service models (macros/incremental_keys.sql) equal a full refresh after every run.
+
+A small generated field_crm export, built whole at D0; then runs that each change what a keyed model must find
+by its keys, every keyed model compared whole with a fresh full refresh (schema `orc`) at the same as-of date:
+  1. the as-of date moves (nothing lands): jobs dated in between become done, leads turn 30 days old;
+  2. a late drop: a lead's new version moves it to another quote, takes another lead's phone and a new e-mail; a
+     new lead without a quote shares a third lead's phone; a lead loses its e-mail (its customer resolves by
+     phone now); a booking's amount changes; a new booking and a closed job dated after the as-of date; a bad
+     flag of a lead by lead id; a loss re-dated;
+  3. the job of the drop replaced (`--replace`, scheduled now): the keyed models rebuild whole;
+  4. the as-of date crosses a month end.
+Runs 1, 2 and 4 go by keys (the state table says so), run 3 whole.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dbt_helpers import InProcessDbt, differing_rows, write_csv
+
+from orchestration.ingest.generators.field_crm import generate_field_crm
+
+END = date(2025, 3, 31)
+D0, D1, D2, D3 = date(2025, 3, 20), date(2025, 3, 23), date(2025, 3, 26), date(2025, 4, 2)
+KEYED = {
+    **{f"base_field_crm__{t}": "staging" for t in (
+        "leads", "bad_leads", "lost_leads", "booked_opportunities", "jobs", "user_performance",
+    )},
+    "int_field_service__customer_contacts": "intermediate",
+    "int_field_service__leads_enriched": "intermediate",
+    "int_field_service__quotes_linked": "intermediate",
+    "fct_booked_opportunities": "marts",
+    "fct_jobs": "marts",
+    "fct_lead_conversions": "marts",
+    "dim_customers": "marts",
+    "lead_cohort_monthly": "marts",
+}  # fmt: skip
+
+
+class FieldServiceDbt(InProcessDbt):
+    def build(self, source_dt: date, full_refresh: bool = False) -> None:
+        """Seeds and every model staging.field_crm feeds (no tests: the comparison is the test)."""
+        self("build", "--select", "@staging.field_crm", "--resource-type", "seed", "--resource-type", "model",
+             source_dt=source_dt, full_refresh=full_refresh)  # fmt: skip
+
+    def relation(self, model: str) -> str:
+        return f"{self.schema}_{KEYED[model]}.{model}"
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("keyed_fs")
+    generate_field_crm(out, leads=200, seed=9, end=END, days=60)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(wh, export, tmp_path_factory) -> tuple[FieldServiceDbt, FieldServiceDbt]:
+    wh.load(export, "field_crm")
+    target = tmp_path_factory.mktemp("keyed_fs_target")
+    prop = FieldServiceDbt(wh.conn, "prop", target / "prop", switches=True)
+    oracle = FieldServiceDbt(wh.conn, "orc", target / "orc", switches=True)
+    prop.build(D0, full_refresh=True)
+    return prop, oracle
+
+
+def read(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def late_drop(export: Path, folder: Path) -> None:
+    """The drop of run 2 (see the module doc), as `<table>__late.csv` files."""
+    folder.mkdir(exist_ok=True)
+    header, leads = read(export / "leads.csv")
+    col = {name: i for i, name in enumerate(header)}
+    with_phone = [r for r in leads if r[col["customer_phone"]].strip() and r[col["quote_number"]].strip()]
+    moved, phone_donor, sharer_donor, loses_email = with_phone[2], with_phone[9], with_phone[19], with_phone[29]
+    moved = list(moved)
+    moved[col["quote_number"]] = "Q-LATE-1"
+    moved[col["customer_phone"]] = phone_donor[col["customer_phone"]]
+    moved[col["customer_email"]] = "moved.lead@example.com"
+    sharer = list(sharer_donor)
+    sharer[col["lead_id"]], sharer[col["quote_number"]] = "L-LATE-1", ""
+    sharer[col["customer_email"]], sharer[col["created_at"]] = "someone.else@example.com", "2025-03-24"
+    no_email = list(loses_email)
+    no_email[col["customer_email"]] = ""
+    write_csv(folder / "leads__late.csv", header, [moved, sharer, no_email])
+
+    header, bookings = read(export / "booked_opportunities.csv")
+    bcol = {name: i for i, name in enumerate(header)}
+    new_booking = list(bookings[0])
+    new_booking[bcol["opportunity_id"]], new_booking[bcol["quote_number"]] = "OPP-LATE-1", "Q-LATE-1"
+    new_booking[bcol["booked_at"]] = "2025-03-25"
+    changed = list(bookings[5])
+    changed[bcol["estimated_amount"]] = "9999.99"
+    write_csv(folder / "booked_opportunities__late.csv", header, [new_booking, changed])
+
+    header, jobs = read(export / "jobs.csv")
+    jcol = {name: i for i, name in enumerate(header)}
+    job = list(jobs[0])
+    job[jcol["job_id"]], job[jcol["quote_number"]] = "J-LATE-1", "Q-LATE-1"
+    job[jcol["job_date"]], job[jcol["status"]] = "2025-03-30", "closed"
+    write_csv(folder / "jobs__late.csv", header, [job])
+
+    header, _ = read(export / "bad_leads.csv")
+    flag = {"lead_id": with_phone[40][col["lead_id"]], "quote_number": "", "reason": "spam", "flagged_at": "2025-03-25"}
+    write_csv(folder / "bad_leads__late.csv", header, [[flag[h] for h in header]])
+
+    header, lost = read(export / "lost_leads.csv")
+    redated = list(lost[0])
+    redated[header.index("lost_at")] = "2025-03-24"
+    write_csv(folder / "lost_leads__late.csv", header, [redated])
+
+
+def assert_keyed_equal_full_refresh(wh, prop: FieldServiceDbt, oracle: FieldServiceDbt, day: date, mode: str) -> None:
+    oracle.build(day, full_refresh=True)
+    for model in KEYED:
+        assert differing_rows(wh, prop.relation(model), oracle.relation(model)) == 0, (
+            f"{model}: differs from a full refresh at {day}"
+        )
+    modes = dict(wh.query("select relation_name, mode from prop_intermediate.funnel_keyed_state"))
+    assert {modes[prop.relation(model)] for model in KEYED} == {mode}, modes
+
+
+def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
+    prop, oracle = runs
+    prop.build(D1)
+    assert_keyed_equal_full_refresh(wh, prop, oracle, D1, "keys")
+
+    drop = tmp_path / "drop"
+    late_drop(export, drop)
+    wh.load(drop, "field_crm")
+    prop.build(D2)
+    assert_keyed_equal_full_refresh(wh, prop, oracle, D2, "keys")
+    # the moved lead's old quote lost it, its new quote has it, with the booking and the job of the drop
+    assert (
+        wh.scalar(f"select count(*) from {prop.relation('fct_lead_conversions')} where quote_number = 'Q-LATE-1'") >= 3
+    )
+
+    header, rows = read(drop / "jobs__late.csv")
+    rows[0][header.index("status")] = "scheduled"
+    write_csv(drop / "jobs__late.csv", header, rows)
+    wh.load(drop, "field_crm", replace=True)
+    prop.build(D2)
+    assert_keyed_equal_full_refresh(wh, prop, oracle, D2, "full")
+
+    prop.build(D3)
+    assert_keyed_equal_full_refresh(wh, prop, oracle, D3, "keys")
