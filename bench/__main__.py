@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH_DIR, BI_RUNS, HISTORY_DAYS, SEED, SIZES, log, machine_info
+from bench.common import BENCH_DIR, BI_RUNS, HISTORY_DAYS, SEED, SIZES, log, machine_info, table_rows
 from bench.measures_build import BuildMeasures
 from bench.measures_data import DataMeasures
 from bench.report import markdown, targets
@@ -41,10 +41,7 @@ class Bench(DataMeasures, BuildMeasures):
 
     def run(self) -> dict[str, Any]:
         started = datetime.now(UTC)
-        if self.work.exists():
-            shutil.rmtree(self.work)
-        self.logs.mkdir(parents=True)
-        (self.logs / "dbt").mkdir()
+        self.start_work()
         machine = machine_info(self.server)
         project = self.freeze_project()
         log(f"size {self.size.name}: {self.size.deals:,} deals, {self.size.leads:,} leads, repeat {self.repeat}")
@@ -66,7 +63,7 @@ class Bench(DataMeasures, BuildMeasures):
                     "bi_queries",
                     "backfill_30d",
                     "daily_incremental",
-                    "daily_window",
+                    "daily_load",
                     "no_change_build",
                 ):
                     self.measures[key] = {"status": "error", "reason": "the full build failed"}
@@ -75,7 +72,7 @@ class Bench(DataMeasures, BuildMeasures):
         finally:
             if not self.keep:
                 warehouse.drop_database(self.conn)
-                for path in (self.data_dir, self.probe_dir):
+                for path in (self.data_dir, self.day_dir, self.probe_dir):
                     shutil.rmtree(path, ignore_errors=True)
         machine["load_average_at_end"] = list(os.getloadavg())
         result = {
@@ -106,8 +103,8 @@ class Bench(DataMeasures, BuildMeasures):
 
     def dataset(self) -> dict[str, Any]:
         rows = self.measures.get("load", {}).get("rows_per_file", {})
-        changes = rows.get("pipedrive/deal_changes.csv", 0)
-        activities = rows.get("pipedrive/activity.csv", 0)
+        changes = table_rows(rows, "pipedrive", "deal_changes")
+        activities = table_rows(rows, "pipedrive", "activity")
         deals = self.size.deals
         return {
             "deals": deals,

@@ -62,8 +62,9 @@ BUSINESS_TIMEZONE = "UTC"  # the dbt var's default; the benchmark does not set i
 FUNNEL_MART = "rep_sales_funnel_monthly"
 VELOCITY_MART = "pipeline_velocity_daily"
 ACTIVITY_MART = "activity_volume_daily"
-# Columns that legitimately differ between two builds of the same data (run stamps), left out of comparisons.
-VOLATILE_COLUMN = re.compile(r"^_?dbt_|_built_at$|^_?run_at$|^_?batch_at$|invocation", re.IGNORECASE)
+# Columns that legitimately differ between two builds of the same data (run stamps, and the time a file landed:
+# the daily measure lands the last day again for each repeat), left out of comparisons.
+VOLATILE_COLUMN = re.compile(r"^_?dbt_|_built_at$|^_?run_at$|^_?batch_at$|loaded_at$|invocation", re.IGNORECASE)
 FLOAT_TYPES = {"double precision", "real"}
 NUMERIC_TYPES = {"smallint", "integer", "bigint", "numeric", "double precision", "real"}
 
@@ -99,6 +100,13 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * pct // 100))
     return ordered[int(rank) - 1]
+
+
+def table_rows(rows_per_file: dict[str, int], source: str, table: str) -> int:
+    """Rows of a table over its files: `<source>/<table>.csv` and later drops `<source>/<table>__<day>.csv`."""
+    return sum(
+        n for f, n in rows_per_file.items() if f == f"{source}/{table}.csv" or f.startswith(f"{source}/{table}__")
+    )
 
 
 def na(reason: str) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class BenchBase:
     """State of one benchmark run and the primitives the measures share."""
 
     reference_run: DbtRun  # the full build the others are compared with (measure_full_builds sets it)
+    shape = "full"  # what the run measures: full (every measure), history or peer; names its database and result
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.size: Size = SIZES[args.size]
@@ -58,11 +59,14 @@ class BenchBase:
         self.built: set[str] = set()  # models the reference build built
         self.project_root = Path(args.project_root).resolve() if args.project_root else REPO_ROOT
         self.server = warehouse.start()
-        self.dbname = args.database or f"bench_{self.size.name.lower()}"
+        suffix = "" if self.shape == "full" else f"_{self.shape}"
+        self.dbname = args.database or f"bench_{self.size.name.lower()}{suffix}"
         self.work = Path(args.work or funnel_home() / "bench" / self.dbname).resolve()
         self.project_dir = self.work / "project" / DBT_PROJECT_DIR.name  # a frozen copy, see freeze_project
         self.conn = self.server.with_database(self.dbname)
         self.end = END
+        self.days = HISTORY_DAYS
+        self.data_root = self.work  # where the generated files go (a folder per dataset in --shape history)
         self.target_path = self.work / "target"
         self.logs = self.work / "logs"
         self.checks: list[dict[str, Any]] = []
@@ -73,11 +77,16 @@ class BenchBase:
 
     # ------------------------------------------------------------------ helpers
 
-    def env(self, dbname: str | None = None) -> dict[str, str]:
-        conn = self.conn.with_database(dbname) if dbname else self.conn
-        env = dbt_env(conn, target="dev", schema=DBT_SCHEMA)
-        env["FUNNEL_DB_NAME"] = conn.dbname
-        env["DBT_TARGET_PATH"] = str(self.target_path)
+    def start_work(self) -> None:
+        """A clean scratch folder: the previous run's files would mix with this one's."""
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        (self.logs / "dbt").mkdir(parents=True)
+
+    def env(self, target_path: Path | None = None, schema: str = DBT_SCHEMA) -> dict[str, str]:
+        env = dbt_env(self.conn, target="dev", schema=schema)
+        env["FUNNEL_DB_NAME"] = self.conn.dbname
+        env["DBT_TARGET_PATH"] = str(target_path or self.target_path)
         env["DBT_LOG_PATH"] = str(self.logs / "dbt")
         env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
         return env
@@ -107,10 +116,18 @@ class BenchBase:
             out["backfill_period"] = backfill_period
         return out
 
-    def dbt(self, label: str, args: list[str], variables: dict[str, object] | None) -> DbtRun:
+    def dbt(
+        self,
+        label: str,
+        args: list[str],
+        variables: dict[str, object] | None,
+        project: tuple[Path, Path, str] | None = None,
+    ) -> DbtRun:
+        """One dbt command on the frozen project, or on `project` = (project dir, target path, schema)."""
+        project_dir, target_path, schema = project or (self.project_dir, self.target_path, DBT_SCHEMA)
         self.dbt_runs += 1
         log_path = self.logs / f"{self.dbt_runs:03d}-{label}.log"
-        results = self.target_path / "run_results.json"
+        results = target_path / "run_results.json"
         results.unlink(missing_ok=True)
         with log_path.open("w") as out:
             started = time.perf_counter()
@@ -119,19 +136,20 @@ class BenchBase:
                     dbt_executable(),
                     *args,
                     "--project-dir",
-                    str(self.project_dir),
+                    str(project_dir),
                     "--profiles-dir",
-                    str(self.project_dir),
+                    str(project_dir),
                     *(["--vars", json.dumps(variables)] if variables else []),
                 ],
-                env=self.env(),
-                cwd=self.project_dir,
+                env=self.env(target_path, schema),
+                cwd=project_dir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 check=False,
             )
             wall = time.perf_counter() - started
-        self.last_vars = variables
+        if project is None:  # the vars our project last parsed with (warm_parse)
+            self.last_vars = variables
         text = log_path.read_text(errors="replace")
         partial = "Unable to do partial parsing" not in text and "Starting full parse" not in text
         nodes: list[dict[str, Any]] = []
@@ -249,15 +267,19 @@ class BenchBase:
 
     # ------------------------------------------------------------------ 1. generate
 
-    def generate(self, out: Path, deals: int, log_prefix: str) -> dict[str, Any]:
+    def generate(
+        self, out: Path, deals: int, log_prefix: str, sources: tuple[str, ...] = ("pipedrive", "field_crm")
+    ) -> dict[str, Any]:
         if out.exists():
             shutil.rmtree(out)
         runs = {}
-        common = ["--seed", str(SEED), "--end", self.end.isoformat(), "--days", str(HISTORY_DAYS)]
+        common = ["--seed", str(SEED), "--end", self.end.isoformat(), "--days", str(self.days)]
         for source, amount in (
             ("pipedrive", ["--deals", str(deals)]),
             ("field_crm", ["--leads", str(int(deals * LEADS_PER_DEAL))]),
         ):
+            if source not in sources:
+                continue
             runs[source] = run_child(
                 ["generate", source, "--out", str(out / source), *amount, *common],
                 os.environ.copy(),
@@ -384,8 +406,14 @@ class BenchBase:
 
     @property
     def data_dir(self) -> Path:
-        return self.work / "data"
+        """The generated files but the last day's rows of the event tables: the initial load."""
+        return self.data_root / "data"
+
+    @property
+    def day_dir(self) -> Path:
+        """The last generated day's rows of the event tables, as the next morning's drop (bench/landing.py)."""
+        return self.data_root / "day"
 
     @property
     def probe_dir(self) -> Path:
-        return self.work / "probe"
+        return self.data_root / "probe"

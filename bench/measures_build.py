@@ -14,17 +14,18 @@ from bench.common import (
     FUNNEL_MART,
     LOWER_BOUND_SCHEMA,
     LOWER_BOUND_SQL,
+    ChildRun,
     DbtRun,
     Model,
     median,
     na,
 )
-from bench.harness import BenchBase
+from bench.landing import DayLanding
 from orchestration.core import warehouse
 
 
-class BuildMeasures(BenchBase):
-    """full_build(_with_tests), lower_bound, backfill_30d, daily_incremental/window, dbt_parse*."""
+class BuildMeasures(DayLanding):
+    """full_build(_with_tests), lower_bound, backfill_30d, daily_incremental/load, no_change_build, dbt_parse*."""
 
     def measure_full_builds(self) -> None:
         variables = self.vars_for(self.end)
@@ -166,33 +167,63 @@ class BuildMeasures(BenchBase):
             runs, window_days=BACKFILL_DAYS, vars=variables, slowest_nodes=self.slowest(runs[-1])
         )
 
-    def measure_daily(self) -> None:
-        """The nightly run, like for like with the full build with tests: what the Dagster daily job runs for a
-        new day (`dbt build` of every model and test, the incremental models over the default window), then
-        the incremental models alone (the partitioned asset's share, the part that should cost the window),
-        then the same day again with nothing new (the no-change build)."""
-        keys = ("daily_incremental", "daily_window", "no_change_build")
+    def measure_daily(self, *, no_change: bool = True) -> None:
+        """A real day, like for like with the full build with tests: the evening before is a full refresh at
+        end - 1 without the last day's rows; the day lands (`funnel load`, timed apart) and the Dagster daily
+        job runs for it (`dbt build` of every model and test, source_dt = end). Each repeat starts from that
+        evening again. Then, unless no_change is off, the same day again with nothing new landed."""
+        keys = ("daily_incremental", "daily_load", *(("no_change_build",) if no_change else ()))
+        name = "daily incremental run equals a full refresh"
         if not self.incremental_models():
             for key in keys:
                 self.measures[key] = na("no incremental model yet")
-            self.check("daily incremental run equals a full refresh", None, "no incremental model yet")
+            self.check(name, None, "no incremental model yet")
             return
-        setup = self.dbt(
-            "setup-daily", self.build_args(full_refresh=True, tests=False), self.vars_for(self.end - timedelta(days=1))
-        )
-        if not setup.ok:
-            for key in keys:
-                self.measures[key] = {"status": "error", "reason": f"setup full refresh failed: {setup.problem()}"}
-            self.check("daily incremental run equals a full refresh", False, f"setup failed: {setup.problem()}")
-            return
+        before = self.end - timedelta(days=1)
         variables = self.vars_for(self.end)  # backfill_period: the project default
-        name = "daily incremental run equals a full refresh"
-        what = f"full refresh at {self.end - timedelta(days=1)}, then one daily run at {self.end}"
-        runs = self.timed_dbt(
-            "daily", self.build_args(full_refresh=False, tests=True), variables, first_check=(name, what)
-        )
+        runs: list[DbtRun] = []
+        setups: list[DbtRun] = []
+        loads: list[ChildRun] = []
+        landed: dict[str, int] = {}
+        for i in range(self.repeat):
+            self.unland_day()
+            setup = self.dbt(
+                f"setup-daily-{i + 1}", self.build_args(full_refresh=True, tests=False), self.vars_for(before)
+            )
+            if not setup.ok:
+                for key in keys:
+                    self.measures[key] = {"status": "error", "reason": f"setup full refresh failed: {setup.problem()}"}
+                self.check(name, False, f"setup failed: {setup.problem()}")
+                return
+            setups.append(setup)
+            load, landed = self.land_day(f"daily-load-{i + 1}")
+            loads.append(load)
+            parse = self.warm_parse(variables)
+            if parse is not None:
+                self.measures.setdefault("_parse_new_vars_runs", []).append(parse)
+            self.checkpoint()
+            run = self.dbt(f"daily-{i + 1}", self.build_args(full_refresh=False, tests=True), variables)
+            runs.append(run)
+            if not run.ok:
+                break
+            if i == 0:
+                what = (
+                    f"full refresh at {before} without the last day's rows, then the day landed "
+                    f"({sum(landed.values()):,} rows) and one daily run at {self.end}"
+                )
+                self.compare_to_reference(name, what)
+        rows = sum(landed.values())
+        self.measures["daily_load"] = {
+            "status": "ok",
+            "seconds": round(median(r.inner_s for r in loads), 3),
+            "runs_s": [round(r.inner_s, 3) for r in loads],
+            "cli_wall_s": round(median(r.wall_s for r in loads), 3),
+            "rows": rows,
+            "rows_per_file": landed,
+            "note": f"`funnel load` of the files dated {self.end} (held back from the initial load), per source",
+        }
         if not runs[-1].ok:
-            for key in keys:
+            for key in (k for k in keys if k != "daily_load"):
                 self.measures[key] = {"status": "error", "reason": f"daily run failed: {runs[-1].problem()}"}
             self.check(name, False, f"daily run failed: {runs[-1].problem()}")
             return
@@ -210,6 +241,9 @@ class BuildMeasures(BenchBase):
         self.measures["daily_incremental"] = self.summarise(
             runs,
             selection=f"{self.select or 'whole project'} with tests (what the Dagster daily job runs for a new day)",
+            landed_rows=rows,
+            setup=f"full refresh at {before} without the rows dated {self.end}, then the day landed",
+            setup_full_build_s=round(median(r.wall_s for r in setups), 3),
             backfill_period=self.project_default("backfill_period"),
             incremental_models_exec_s=round(median(p[0] for p in parts), 3),
             other_nodes_exec_s=round(median(p[1] for p in parts), 3),
@@ -217,20 +251,8 @@ class BuildMeasures(BenchBase):
             incremental_models_full_build_exec_s=full.get("incremental_models_exec_s"),
             slowest_nodes=self.slowest(runs[-1]),
         )
-        # The incremental models alone, as the partitioned asset builds them (their tests included).
-        runs = self.timed_dbt(
-            "daily-window",
-            self.build_args(full_refresh=False, tests=True, only="config.materialized:incremental"),
-            variables,
-        )
-        self.measures["daily_window"] = self.summarise(
-            runs,
-            selection="config.materialized:incremental with their tests (the partitioned Dagster asset)",
-            incremental_models_exec_s=round(median(split(r)[0] for r in runs), 3),
-            slowest_nodes=self.slowest(runs[-1]),
-        )
-        if not runs[-1].ok:
-            self.check("daily window run passes", False, runs[-1].problem())
+        if not no_change:
+            return
         # A no-change build: the day is built already and nothing new landed; `dbt build` with tests again.
         runs = self.timed_dbt("no-change-build", self.build_args(full_refresh=False, tests=True), variables)
         rewritten = sum((n["rows_affected"] or 0) for n in runs[-1].nodes if n["unique_id"].startswith("model."))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
 import time
 from datetime import date, timedelta
@@ -21,32 +20,33 @@ from bench.common import (
     QUERIES_DIR,
     VELOCITY_MART,
     BenchError,
-    ChildRun,
     Model,
     add_months,
     log,
     median,
     na,
     percentile,
-    run_child,
 )
-from bench.harness import BenchBase
+from bench.landing import DayLanding
 from orchestration.core import warehouse
 from orchestration.core.contracts import SOURCES, raw_schema
 from orchestration.core.contracts import source_tables as source_tables_of
 from orchestration.ingest.loader import LINE_SEQ_CACHE, lineage_defaults
 
 
-class DataMeasures(BenchBase):
+class DataMeasures(DayLanding):
     """generate, load and bi_queries."""
 
     def measure_generate(self) -> None:
         log(f"generating {self.size.deals:,} deals and {self.size.leads:,} leads into {self.data_dir}")
         runs = self.generate(self.data_dir, self.size.deals, "full")
+        held_back = self.split_day()
         probe = max(1, self.size.deals // MEMORY_PROBE_SHARE)
         probe_runs = self.generate(self.probe_dir, probe, "probe")
         files = {
-            source: {p.name: p.stat().st_size for p in sorted((self.data_dir / source).glob("*.csv"))}
+            source: {
+                p.name: p.stat().st_size for d in (self.data_dir, self.day_dir) for p in (d / source).glob("*.csv")
+            }
             for source in SOURCES
         }
         self.measures["generate"] = {
@@ -58,33 +58,24 @@ class DataMeasures(BenchBase):
             "probe_deals": probe,
             "probe_peak_rss_mb": max(r.peak_rss_mb for r in probe_runs.values()),
             "bytes": sum(sum(f.values()) for f in files.values()),
+            "held_back": held_back,
             "runs": 1,
             "note": "run once per size: generation is deterministic; memory at 1/10 of the size is the flatness probe",
         }
 
     # ------------------------------------------------------------------ 2. load
 
-    def load_once(self, data: Path, dbname: str, label: str) -> ChildRun:
-        conn = self.conn.with_database(dbname)
-        warehouse.drop_database(conn)
-        warehouse.ensure_database(conn)
-        env = os.environ.copy()
-        env["FUNNEL_DB_NAME"] = dbname
-        total = ChildRun(0.0, 0.0, 0.0)
-        for source in SOURCES:
-            self.checkpoint()
-            run = run_child(["load", str(data / source), "--source", source], env, self.logs / f"{label}-{source}.log")
-            total = ChildRun(
-                total.wall_s + run.wall_s, total.inner_s + run.inner_s, max(total.peak_rss_mb, run.peak_rss_mb)
-            )
-        return total
-
     def copy_floor(self) -> dict[str, Any]:
         """Bare COPY of the same files: into plain all-text tables (the floor), and into tables shaped like
         the raw ones (same lineage defaults: file name, sha256, load id, line number from a sequence), which
         tells the cost of the lineage columns apart from the loader's own overhead."""
-        files = [(source, p) for source in SOURCES for p in sorted((self.data_dir / source).glob("*.csv"))]
-        contract = {(s, t.file_name): t for s in SOURCES for t in source_tables_of(s)}
+        files = [
+            (source, p)
+            for d in (self.data_dir, self.day_dir)
+            for source in SOURCES
+            for p in sorted((d / source).glob("*.csv"))
+        ]
+        contract = {(s, t.name): t for s in SOURCES for t in source_tables_of(s)}
         floor_ident = sql.Identifier(FLOOR_SCHEMA)
         rows: dict[str, int] = {}
         timings: dict[str, list[float]] = {"plain": [], "raw_shape": []}
@@ -104,7 +95,7 @@ class DataMeasures(BenchBase):
                 plain = sql.Identifier(FLOOR_SCHEMA, f"{source}__{path.stem}")
                 db.execute(sql.SQL("create table {} ({})").format(plain, cols))
                 targets["plain"].append((source, path, plain, plain, sql.SQL("(format csv, header true)")))
-                table = contract[(source, path.name)]
+                table = contract[(source, path.stem.split("__")[0])]
                 shaped = sql.Identifier(FLOOR_SCHEMA, f"{source}__{path.stem}__raw_shape")
                 seq = sql.Identifier(FLOOR_SCHEMA, f"{source}__{path.stem}__seq")
                 db.execute(sql.SQL("create sequence {} cache {}").format(seq, sql.Literal(LINE_SEQ_CACHE)))
@@ -159,10 +150,12 @@ class DataMeasures(BenchBase):
         return {"rows": rows, **timings}
 
     def measure_load(self) -> None:
+        """The whole dataset: the initial load, then the held-back day as its own files (as the daily measure
+        lands it, so every build compares with the same raw rows and load ids)."""
         runs = []
         for i in range(self.repeat):
             log(f"load {i + 1}/{self.repeat} into {self.dbname}")
-            runs.append(self.load_once(self.data_dir, self.dbname, f"load-{i + 1}"))
+            runs.append(self.load_once(self.folders(), self.dbname, f"load-{i + 1}"))
         ledger = self.query(
             "select source, file_name, data_lines, rows_loaded, rows_rejected from raw.load_ledger"
             " where superseded_by is null order by source, file_name"
@@ -172,7 +165,7 @@ class DataMeasures(BenchBase):
         floor_runs, floor_rows = copies["plain"], copies["rows"]
         log("memory probe: loading 1/10 of the size")
         probe_db = f"{self.dbname}_probe"
-        probe = self.load_once(self.probe_dir, probe_db, "probe-load")
+        probe = self.load_once([self.probe_dir], probe_db, "probe-load")
         warehouse.drop_database(self.conn.with_database(probe_db))
         # The raw tables get statistics and a visibility map before anything reads them.
         self.query("vacuum analyze")
@@ -211,8 +204,8 @@ class DataMeasures(BenchBase):
             "peak_rss_mb": max(r.peak_rss_mb for r in runs),
             "probe_peak_rss_mb": probe.peak_rss_mb,
             "rows_per_file": {name: r for name, (_, r, _) in loaded.items()},
-            "note": "`funnel load` time after interpreter start (cli_wall_s includes it); "
-            "floor = client-side COPY of the same bytes into all-text tables",
+            "note": "`funnel load` time after interpreter start (cli_wall_s includes it), the initial load and the "
+            "last day's files; floor = client-side COPY of the same bytes into all-text tables",
         }
 
     # ------------------------------------------------------------------ 3. models
