@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # make test runs the test files on this many workers (pytest-xdist; a file's tests stay on one worker).
 JOBS ?= 2
 
-.PHONY: run test test-ui test-slow lint format bench docs ui clean install
+.PHONY: run test test-ui test-slow lint format bench bench-peer docs ui clean install
 
 install: $(STAMP)
 
@@ -61,6 +61,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(if $(SIZE),--size $(SIZE),)
+
+# Our funnel subgraph next to the simple dbt project it replaces (bench/peer_project), on the same data.
+bench-peer: $(STAMP)
+	$(BIN)/python -m bench --peer $(if $(SIZE),--size $(SIZE),)
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -7,10 +7,16 @@ runs. Timing is only reported; correctness of every benchmarked build is checked
 backfills equal a full refresh, the lower bound equals the mart, every landed row reconciles) and a
 failed check makes the command exit 1.
 
-Like for like: the daily run is what the Dagster daily job runs for a new day (every model and every test,
-the incremental models over the default window) and is compared with the full build with tests; the
-incremental models alone (the partitioned asset's share, the part that should cost the window) are timed
-too, and their execution is compared with theirs in the full build.
+Like for like: the daily run is what a real day costs. The last generated day's rows of the event tables are
+held back from the initial load (bench/landing.py); the evening before is a full refresh at end - 1 without
+them, then the day lands with `funnel load` (timed apart) and the Dagster daily job runs for it (every model
+and every test, source_dt = end), compared with the full build with tests and checked against the full
+refresh of all data. Every other measure runs on all the data.
+
+Two more shapes write results of their own: `--shape history` (bench/history.py: the daily run on 540 and
+5 x 540 days of history at the same rows per day, `<size>-history-<date>`) and `--peer` (bench/peer.py: the
+funnel subgraph next to the simple dbt project it replaces, `<size>-peer-<date>`); the full report's targets
+table shows their latest result of its size.
 
 Model names are discovered from dbt's manifest at run time: a measure whose model does not exist yet is
 reported as `n/a (model X missing)` instead of failing. Memory stays bounded at any size: the generators
@@ -29,9 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BENCH_DIR, BI_RUNS, HISTORY_DAYS, SEED, SIZES, log, machine_info, table_rows
+from bench.harness import BenchBase
+from bench.history import HistoryBench
 from bench.measures_build import BuildMeasures
 from bench.measures_data import DataMeasures
+from bench.peer import PeerBench
 from bench.report import markdown, targets
+from bench.report_shapes import shape_markdown, shape_targets
 from orchestration.core import warehouse
 from orchestration.core.errors import FunnelError
 
@@ -77,6 +87,7 @@ class Bench(DataMeasures, BuildMeasures):
         machine["load_average_at_end"] = list(os.getloadavg())
         result = {
             "schema_version": 1,
+            "shape": "full",
             "size": self.size.name,
             "date": started.date().isoformat(),
             "started_at": started.isoformat(timespec="seconds"),
@@ -138,13 +149,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--select",
         default=None,
-        help="benchmark only this dbt selection (default: the whole project; the harness's test narrows it)",
+        help="benchmark only this dbt selection (default: the whole project; the harness's test narrows it); "
+        "not with --peer, which builds the funnel subgraph",
+    )
+    parser.add_argument(
+        "--shape",
+        choices=["full", "history"],
+        default="full",
+        help="full: every measure; history: the daily run on 540 and 5x540 days at the same rows per day",
+    )
+    parser.add_argument(
+        "--peer", action="store_true", help="our funnel subgraph next to the simple project it replaces (peer_project)"
     )
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be >= 1")
+    if args.peer and (args.shape != "full" or args.select):
+        parser.error("--peer takes neither --shape nor --select")
+    bench_class: type[BenchBase] = PeerBench if args.peer else HistoryBench if args.shape == "history" else Bench
     try:
-        bench = Bench(args)
+        bench = bench_class(args)
         result = bench.run()
     except FunnelError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -153,9 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{result['size']}-{result['date']}"
+    shape = result.get("shape", "full")
+    if shape != "full":
+        result["targets"] = shape_targets(result)
+    stem = f"{result['size']}-{result['date']}" if shape == "full" else f"{result['size']}-{shape}-{result['date']}"
     (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    table = markdown(result)
+    table = markdown(result) if shape == "full" else shape_markdown(result)
     (out_dir / f"{stem}.md").write_text(table)
     print(table)
     print(f"results: {out_dir / stem}.json (logs in {bench.logs})")

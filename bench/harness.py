@@ -75,6 +75,10 @@ class BenchBase:
         self.dbt_runs = 0
         self.last_vars: dict[str, object] | None = None
 
+    def run(self) -> dict[str, Any]:
+        """Every measure of the shape, in order; the result written as JSON (bench/__main__.py)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ helpers
 
     def start_work(self) -> None:
