@@ -173,7 +173,7 @@ def git_describe() -> str | None:
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain")
+        dirty = git("status", "--porcelain", "--untracked-files=no")  # new result files are not code
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if dirty else "")
