@@ -174,6 +174,7 @@ class PeerBench(DataMeasures, BuildMeasures):
                 done,
                 models=len(models[-1]),
                 models_exec_s=round(median(sum(n["execution_time"] for n in m) for m in models), 3),
+                slowest_nodes=self.slowest(done[-1], 3),
             )
         if reparse and self.measures["ours_daily_run"]["status"] == "ok":
             self.measures["ours_daily_run"]["reparse_new_vars_s"] = round(median(reparse), 3)

@@ -121,6 +121,11 @@ def shape_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- markdown
 
 
+def slowest(measure: dict[str, Any], top: int = 3) -> str:
+    """The run's slowest models, where its time goes."""
+    return ", ".join(f"{n['node']} {n['seconds']:.1f} s" for n in measure.get("slowest_nodes", [])[:top]) or "n/a"
+
+
 def seconds(measure: dict[str, Any]) -> str:
     return f"{measure['seconds']:.1f} s"
 
@@ -184,8 +189,8 @@ def history_markdown(result: dict[str, Any]) -> str:
                     lambda x: (
                         f"dbt elapsed {x['dbt_elapsed_s']:.1f} s; execution: incremental models "
                         f"{x['incremental_models_exec_s']:.1f} s, other models {x['other_nodes_exec_s']:.1f} s, "
-                        f"tests {x['tests_exec_s']:.1f} s; evening before (full refresh at end - 1) "
-                        f"{x['setup_full_build_s']:.1f} s"
+                        f"tests {x['tests_exec_s']:.1f} s; slowest: {slowest(x)}; evening before (full refresh at "
+                        f"end - 1) {x['setup_full_build_s']:.1f} s"
                     ),
                 ),
             ),
@@ -208,7 +213,13 @@ def peer_markdown(result: dict[str, Any]) -> str:
     def side(key: str, what: str) -> tuple[str, str, str]:
         ours, peer = m.get(f"ours_{key}"), m.get(f"peer_{key}")
         ratio = f"peer / ours = x{peer['seconds'] / ours['seconds']:.2f}" if ok(ours) and ok(peer) and ours else ""
-        detail = cell(ours, lambda x: f"ours: {x['models']} models, execution {x['models_exec_s']:.1f} s")
+        detail = cell(
+            ours,
+            lambda x: (
+                f"ours: {x['models']} models, execution {x['models_exec_s']:.1f} s"
+                + (f" (slowest: {slowest(x)})" if x.get("slowest_nodes") else "")
+            ),
+        )
         detail += "; " + cell(peer, lambda x: f"peer: {x['models']} models, execution {x['models_exec_s']:.1f} s")
         if key == "daily_run" and ok(ours) and ours and "reparse_new_vars_s" in ours:
             detail += f"; ours also re-parses for the new source_dt: {ours['reparse_new_vars_s']:.1f} s"
