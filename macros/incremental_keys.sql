@@ -292,6 +292,18 @@
 {%- endmacro %}
 
 {#-
+  For a model that adds up what new loads bring (its rows are sums over raw rows): the condition on the rows of
+  `model` (a changes feed) that this run takes: all in full mode, else those of loads after its mark.
+-#}
+{% macro keyed_new_rows(model_name) -%}
+    {%- if keyed_mode() == 'full' -%}
+        true
+    {%- else -%}
+        _load_id > {{ keyed_state(_keyed_name(this)).load_marks.get(model_name) or 0 }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
   keyed_filter for a model keyed by month (a month-start date) on an input dated by `date_column`: the days of the
   affected months, so that an index on the date column serves it.
 -#}
