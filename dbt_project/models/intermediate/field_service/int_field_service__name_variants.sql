@@ -18,10 +18,16 @@
 {%- set feeds, new_rows = [], {} %}
 {%- for dimension, raw_value, tables in sources %}
     {%- for table in tables %}
-        {%- do feeds.append({'model': 'base_field_crm__' ~ table, 'key': "'" ~ dimension ~ "|' || (" ~ raw_value ~ ')'}) %}
+        {%- set spelling = "'" ~ dimension ~ "|' || (" ~ raw_value ~ ')' %}
+        {%- do feeds.append({'model': 'base_field_crm__' ~ table, 'key': spelling}) %}
     {%- endfor %}
 {%- endfor %}
 {{ keyed_incremental(key="dimension || '|' || raw_value", source='field_crm', changes=feeds) }}
+{#- the counts held so far (none in a full run) -#}
+{%- set held_from = this if keyed_mode() == 'keys' else (
+    '(select null::text as dimension, null::text as raw_value, null::text as name_key, 0::bigint as occurrences,'
+    ~ ' null::text as seen_in, null::text as first_seen_file) as nothing'
+) %}
 {%- for table in ['leads', 'lost_leads', 'booked_opportunities', 'jobs', 'user_performance'] %}
     {%- do new_rows.update({table: keyed_new_rows('base_field_crm__' ~ table)}) %}
 {%- endfor %}
@@ -49,7 +55,6 @@ new_spellings as (
 
 held as (
 
-    {%- if keyed_mode() == 'keys' %}
     select
         dimension,
         raw_value,
@@ -57,18 +62,11 @@ held as (
         occurrences,
         seen_in,
         first_seen_file
-    from {{ this }}
-    where dimension || '|' || raw_value in (select dimension || '|' || raw_value from new_spellings)
-    {%- else %}
-    select
-        null as dimension,
-        null as raw_value,
-        null as name_key,
-        0 as occurrences,
-        null as seen_in,
-        null as first_seen_file
-    where false
-    {%- endif %}
+    from {{ held_from }}
+    where
+        dimension || '|' || raw_value in (
+            select new_spellings.dimension || '|' || new_spellings.raw_value from new_spellings
+        )
 
 ),
 
@@ -122,8 +120,8 @@ variants as (
         counts.dimension,
         counts.raw_value,
         counts.name_key,
-        sum(counts.occurrences) as occurrences,
         tables_seen.seen_in,
+        sum(counts.occurrences) as occurrences,
         min(counts.first_seen_file) as first_seen_file
     from counts
     inner join tables_seen
