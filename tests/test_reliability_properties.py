@@ -270,7 +270,8 @@ def check_scenario(h: Harness, case: dict) -> None:
     if case["late_before"] >= len(runs):
         h.land("__late", *late)
     else:  # a file of two rows or more loses its last one (an unchanged file is skipped by the loader)
-        h.land("__late", *(rows[:-1] if len(rows) > 1 else rows for rows in late), replace=True)
+        deal_changes, activities = (rows[:-1] if len(rows) > 1 else rows for rows in late)
+        h.land("__late", deal_changes, activities, replace=True)
     catch_up = max(first, *(dt for dt, _ in runs))
     h.prop.incremental(catch_up, (catch_up - MONTH_START).days)
     h.oracle.full_refresh(catch_up)
