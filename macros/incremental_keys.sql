@@ -292,6 +292,18 @@
 {%- endmacro %}
 
 {#-
+  For a model that adds up what new loads bring (its rows are sums over raw rows): the condition on the rows of
+  `model` (a changes feed) that this run takes: all in full mode, else those of loads after its mark.
+-#}
+{% macro keyed_new_rows(model_name) -%}
+    {%- if keyed_mode() == 'full' -%}
+        true
+    {%- else -%}
+        _load_id > {{ keyed_state(_keyed_name(this)).load_marks.get(model_name) or 0 }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
   keyed_filter for a model keyed by month (a month-start date) on an input dated by `date_column`: the days of the
   affected months, so that an index on the date column serves it.
 -#}
@@ -352,12 +364,15 @@
     {%- set keyed = keyed_config() -%}
     {%- set target_relation, temp_relation = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
     {%- if keyed_mode() == 'keys' %}
-    {%- set keys = 'select ' ~ keyed.key ~ ' from ' ~ temp_relation if keyed.by_load else keyed_run_keys() %}
+    {#- the batch's own keys too: a run that waited for another's lock (keyed_prepare) rendered its SQL from the
+        state before that run, so its batch may hold more keys than the state now says -#}
+    {%- set batch = 'select ' ~ keyed.key ~ ' from ' ~ temp_relation %}
+    {%- set keys = batch if keyed.by_load else (keyed_run_keys() or 'select null where false') ~ ' union ' ~ batch %}
     {#- the column is named explicitly: `key in (select key from ...)` on a table without it would silently
         read the outer table's column instead, and match every row -#}
     create temporary table {{ _keyed_temp('keys') }} on commit drop as
     select affected_key
-    from ({{ keys or ('select ' ~ keyed.key ~ ' from ' ~ target_relation ~ ' where false') }}) as affected (affected_key);
+    from ({{ keys }}) as affected (affected_key);
     {%- if keyed.log %}
     create temporary table {{ _keyed_temp('before') }} on commit drop as
     select distinct {{ keyed.log | join(', ') }}

@@ -29,6 +29,7 @@ KEYED = {
     **{f"base_field_crm__{t}": "staging" for t in (
         "leads", "bad_leads", "lost_leads", "booked_opportunities", "jobs", "user_performance",
     )},
+    "int_field_service__name_variants": "intermediate",
     "int_field_service__customer_contacts": "intermediate",
     "int_field_service__leads_enriched": "intermediate",
     "int_field_service__quotes_linked": "intermediate",

@@ -213,9 +213,10 @@ select * from final
 {#-
   The raw spellings of the name dimensions in the field_crm base models (every row: staged, duplicate or
   rejected): per (dimension, raw value expression, tables) one select of each base_field_crm__<table>, as
-  dimension, raw_value, name_key (<dimension>_name_key), source_table, _source_file.
+  dimension, raw_value, name_key (<dimension>_name_key), source_table, _source_file. `where`: an optional
+  condition per table (a keyed run reads the rows of new loads only).
 -#}
-{% macro field_service_raw_spellings(sources) -%}
+{% macro field_service_raw_spellings(sources, where={}) -%}
     {%- for dimension, raw_value, tables in sources %}
     {%- set outer = loop %}
     {%- for table in tables %}
@@ -229,6 +230,9 @@ select * from final
         '{{ table }}' as source_table,
         _source_file
     from {{ ref('base_field_crm__' ~ table) }}
+    {%- if where.get(table) %}
+    where {{ where[table] }}
+    {%- endif %}
     {%- endfor %}
     {%- endfor %}
 {%- endmacro %}

@@ -6,34 +6,129 @@
     none   nothing matched: canonical_key is null and the spelling is listed in field_service_exceptions.
   Blank spellings are not variants (facts use the member 'unknown' for them).
 -#}
-{#- A table: read by most field-service models; as a view each re-scanned all six base tables. -#}
-{{ config(materialized='table') }}
+{#- Keyed by spelling (macros/incremental_keys.sql): a run adds what the rows of new loads bring to the spellings
+    they carry (occurrences, tables, first file: every raw row counts, whatever its disposition, so the held
+    counts stay right), instead of re-reading all six base tables. -#}
+{%- set sources = [
+    ('sales_person', 'sales_person', ['leads', 'lost_leads', 'booked_opportunities', 'jobs', 'user_performance']),
+    ('branch', 'branch', ['leads', 'lost_leads', 'booked_opportunities', 'jobs', 'user_performance']),
+    ('lead_source', 'lead_source', ['leads', 'booked_opportunities']),
+    ('region', "raw_values ->> 'region'", ['leads']),
+] %}
+{%- set feeds, new_rows = [], {} %}
+{%- for dimension, raw_value, tables in sources %}
+    {%- for table in tables %}
+        {%- set spelling = "'" ~ dimension ~ "|' || (" ~ raw_value ~ ')' %}
+        {%- do feeds.append({'model': 'base_field_crm__' ~ table, 'key': spelling}) %}
+    {%- endfor %}
+{%- endfor %}
+{{ keyed_incremental(key="dimension || '|' || raw_value", source='field_crm', changes=feeds) }}
+{#- the counts held so far (none in a full run) -#}
+{%- set held_from = this if keyed_mode() == 'keys' else (
+    '(select null::text as dimension, null::text as raw_value, null::text as name_key, 0::bigint as occurrences,'
+    ~ ' null::text as seen_in, null::text as first_seen_file) as nothing'
+) %}
+{%- for table in ['leads', 'lost_leads', 'booked_opportunities', 'jobs', 'user_performance'] %}
+    {%- do new_rows.update({table: keyed_new_rows('base_field_crm__' ~ table)}) %}
+{%- endfor %}
 
 with
 
 spellings as (
 
-    {{ field_service_raw_spellings([
-        ('sales_person', 'sales_person', ['leads', 'lost_leads', 'booked_opportunities', 'jobs', 'user_performance']),
-        ('branch', 'branch', ['leads', 'lost_leads', 'booked_opportunities', 'jobs', 'user_performance']),
-        ('lead_source', 'lead_source', ['leads', 'booked_opportunities']),
-        ('region', "raw_values ->> 'region'", ['leads']),
-    ]) }}
+    {{ field_service_raw_spellings(sources, where=new_rows) }}
 
 ),
 
-variants as (
+new_spellings as (
+
+    select
+        dimension,
+        raw_value,
+        name_key,
+        source_table,
+        _source_file
+    from spellings
+    where btrim(raw_value) <> ''
+
+),
+
+held as (
+
+    select
+        dimension,
+        raw_value,
+        name_key,
+        occurrences,
+        seen_in,
+        first_seen_file
+    from {{ held_from }}
+    where
+        dimension || '|' || raw_value in (
+            select new_spellings.dimension || '|' || new_spellings.raw_value from new_spellings
+        )
+
+),
+
+counts as (
 
     select
         dimension,
         raw_value,
         name_key,
         count(*) as occurrences,
-        string_agg(distinct source_table, ', ' order by source_table) as seen_in,
         min(_source_file) as first_seen_file
-    from spellings
-    where btrim(raw_value) <> ''
+    from new_spellings
     group by dimension, raw_value, name_key
+    union all
+    select
+        dimension,
+        raw_value,
+        name_key,
+        occurrences,
+        first_seen_file
+    from held
+
+),
+
+tables_seen as (
+
+    select
+        dimension,
+        raw_value,
+        string_agg(distinct source_table, ', ' order by source_table) as seen_in
+    from (
+        select
+            dimension,
+            raw_value,
+            source_table
+        from new_spellings
+        union
+        select
+            dimension,
+            raw_value,
+            unnest(string_to_array(seen_in, ', ')) as source_table
+        from held
+    ) as seen
+    group by dimension, raw_value
+
+),
+
+variants as (
+
+    select
+        counts.dimension,
+        counts.raw_value,
+        counts.name_key,
+        tables_seen.seen_in,
+        sum(counts.occurrences) as occurrences,
+        min(counts.first_seen_file) as first_seen_file
+    from counts
+    inner join tables_seen
+        on
+            counts.dimension = tables_seen.dimension
+            and counts.raw_value = tables_seen.raw_value
+    group by counts.dimension, counts.raw_value, counts.name_key, tables_seen.seen_in
 
 ),
 
