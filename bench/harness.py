@@ -87,8 +87,10 @@ class BenchBase:
             shutil.rmtree(self.work)
         (self.logs / "dbt").mkdir(parents=True)
 
-    def env(self, target_path: Path | None = None, schema: str = DBT_SCHEMA) -> dict[str, str]:
-        env = dbt_env(self.conn, target="dev", schema=schema)
+    def env(
+        self, target_path: Path | None = None, schema: str = DBT_SCHEMA, variables: dict[str, object] | None = None
+    ) -> dict[str, str]:
+        env = dbt_env(self.conn, target="dev", schema=schema, variables=variables)
         env["FUNNEL_DB_NAME"] = self.conn.dbname
         env["DBT_TARGET_PATH"] = str(target_path or self.target_path)
         env["DBT_LOG_PATH"] = str(self.logs / "dbt")
@@ -143,9 +145,9 @@ class BenchBase:
                     str(project_dir),
                     "--profiles-dir",
                     str(project_dir),
-                    *(["--vars", json.dumps(variables)] if variables else []),
                 ],
-                env=self.env(target_path, schema),
+                # as `funnel build` and Dagster pass them: in the environment, so a new day keeps the parse cache
+                env=self.env(target_path, schema, variables),
                 cwd=project_dir,
                 stdout=out,
                 stderr=subprocess.STDOUT,

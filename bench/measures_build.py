@@ -291,7 +291,7 @@ class BuildMeasures(DayLanding):
             "seconds": round(median(r.wall_s for r in runs), 3),
             "runs_s": [round(r.wall_s, 3) for r in runs],
             "partial_parse_used": any(r.partial_parse for r in runs),
-            "note": "a new source_dt in --vars invalidates partial parsing: every nightly run (new day) pays this",
+            "note": "first parse on a new source_dt (FUNNEL_VAR_SOURCE_DT, as the CLI and Dagster pass it)",
         }
 
     # ------------------------------------------------------------------ run all

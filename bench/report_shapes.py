@@ -85,7 +85,7 @@ def peer_targets(result: dict[str, Any] | None) -> list[dict[str, Any]]:
         if "reparse_new_vars_s" in ours:
             with_parse = ours["seconds"] + ours["reparse_new_vars_s"]
             notes.append(
-                f"ours with the re-parse a new source_dt costs: {with_parse:.1f} s "
+                f"ours with its parse of the new source_dt: {with_parse:.1f} s "
                 f"({'faster' if with_parse < peer['seconds'] else 'not faster'})"
             )
         if source := _source(result):
@@ -222,7 +222,7 @@ def peer_markdown(result: dict[str, Any]) -> str:
         )
         detail += "; " + cell(peer, lambda x: f"peer: {x['models']} models, execution {x['models_exec_s']:.1f} s")
         if key == "daily_run" and ok(ours) and ours and "reparse_new_vars_s" in ours:
-            detail += f"; ours also re-parses for the new source_dt: {ours['reparse_new_vars_s']:.1f} s"
+            detail += f"; ours also parses for the new source_dt: {ours['reparse_new_vars_s']:.1f} s"
         return what, f"ours {cell(ours, seconds)} / peer {cell(peer, seconds)}", f"{ratio}; {detail}"
 
     rows = [

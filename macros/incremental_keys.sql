@@ -71,10 +71,17 @@
     ) }}
 {%- endmacro %}
 
-{#- The keyed config of the model being run (or of `node`), or none. -#}
+{#-
+  The keyed config of the model being run (or of `node`), or none; its expressions in the run's business time
+  zone (the parse stored a placeholder, see business_timezone()).
+-#}
 {% macro keyed_config(node=none) -%}
     {%- set node = node or model -%}
-    {{ return(((node.config or {}).get('meta') or {}).get('keyed')) }}
+    {%- set keyed = ((node.config or {}).get('meta') or {}).get('keyed') -%}
+    {%- if keyed is none or not execute -%}
+        {{ return(keyed) }}
+    {%- endif -%}
+    {{ return(fromjson(tojson(keyed) | replace('__business_timezone__', business_timezone()))) }}
 {%- endmacro %}
 
 {#- A feed's hops as a list of [model, from, to] (none, one or several). -#}
@@ -288,6 +295,30 @@
         {%- else -%}
             {{ column }} = {{ _keyed_any(keys) }}
         {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  For a model that filters several inputs or columns by its affected keys: the CTE `affected_keys` (the keys,
+  cast to `type`, computed once; nothing in full mode) to open its `with`, and the predicate on it.
+-#}
+{% macro keyed_affected_keys_cte(type) -%}
+    {%- if keyed_mode() == 'keys' -%}
+    affected_keys as (
+
+    select distinct cast(affected_key as {{ type }}) as affected_key
+    from ({{ keyed_run_keys() or 'select null where false' }}) as affected (affected_key)
+    where affected_key is not null
+
+),
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro keyed_in_affected_keys(column) -%}
+    {%- if keyed_mode() == 'full' -%}
+        true
+    {%- else -%}
+        {{ column }} in (select affected_keys.affected_key from affected_keys)
     {%- endif -%}
 {%- endmacro %}
 

@@ -37,8 +37,30 @@
     {{ return(parsed) }}
 {%- endmacro %}
 
+{#-
+  A run variable: `--vars` first (plain dbt), else the environment variable FUNNEL_VAR_<NAME>, read at execution
+  only. The funnel CLI and Dagster pass a run's date and window that way: `--vars` that differ from the last
+  parse make dbt re-parse the whole project (seconds at every size), an environment variable that the parse never
+  read leaves its cache valid.
+-#}
+{% macro run_var(name, default=none) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none and execute -%}
+        {%- set value = env_var('FUNNEL_VAR_' ~ (name | upper), '') | trim or none -%}
+    {%- endif -%}
+    {{ return(default if value is none else value) }}
+{%- endmacro %}
+
+{#-
+  While dbt parses, a placeholder: what the parse stores (model configs such as the feeds of keyed models) must
+  not carry a zone, since FUNNEL_VAR_BUSINESS_TIMEZONE can change without a new parse; keyed_config() puts the
+  run's zone in.
+-#}
 {% macro business_timezone() -%}
-    {%- set tz = var('business_timezone', 'UTC') | string | trim -%}
+    {%- if not execute -%}
+        {{ return('__business_timezone__') }}
+    {%- endif -%}
+    {%- set tz = run_var('business_timezone', 'UTC') | string | trim -%}
     {%- if tz not in modules.pytz.all_timezones -%}
         {{ _fail_var('business_timezone', tz, "an IANA time zone name such as UTC or Europe/Berlin") }}
     {%- endif -%}
@@ -47,9 +69,10 @@
 
 {#- The run's reference date as a python date. -#}
 {% macro source_dt_date() -%}
-    {%- set raw = var('source_dt', none) -%}
+    {%- set raw = run_var('source_dt') -%}
     {%- if raw is none or (raw | string | trim) == '' -%}
-        {{ return(modules.datetime.datetime.now(modules.pytz.timezone(business_timezone())).date()) }}
+        {%- set tz = business_timezone() if execute else 'UTC' -%}
+        {{ return(modules.datetime.datetime.now(modules.pytz.timezone(tz)).date()) }}
     {%- endif -%}
     {{ return(_parse_date('source_dt', raw)) }}
 {%- endmacro %}
@@ -65,7 +88,7 @@
 {%- endmacro %}
 
 {% macro backfill_period() -%}
-    {%- set raw = var('backfill_period', 3) | string | trim -%}
+    {%- set raw = run_var('backfill_period', 3) | string | trim -%}
     {%- if not modules.re.fullmatch('[0-9]{1,5}', raw) -%}
         {{ _fail_var('backfill_period', raw, "a whole number of days >= 0") }}
     {%- endif -%}
@@ -73,7 +96,7 @@
 {%- endmacro %}
 
 {% macro months_horizon() -%}
-    {%- set raw = var('months', none) -%}
+    {%- set raw = run_var('months') -%}
     {%- if raw is none or (raw | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}

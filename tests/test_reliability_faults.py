@@ -55,8 +55,8 @@ def db_env(conn: Connection) -> dict[str, str]:
 def start_dbt(conn: Connection, select: str, source_dt: date, backfill: int = 3) -> subprocess.Popen[str]:
     args = ["run", "--select", select, "--target-path", f"/tmp/funnel-fault-{os.getpid()}-{time.monotonic_ns()}"]
     return subprocess.Popen(
-        dbt_command(args, dbt_vars(source_dt, backfill)),
-        env=dbt_env(conn, "dev", "dev"),
+        dbt_command(args),
+        env=dbt_env(conn, "dev", "dev", dbt_vars(source_dt, backfill)),
         cwd=REPO_ROOT / "dbt_project",
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -4,6 +4,7 @@ never reaches the database — through `funnel build` (Python validation) and th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -89,7 +90,7 @@ def test_cli_arguments_are_validated_naming_the_value(wh, args: list[str], named
 def test_sql_in_plain_dbt_vars_never_reaches_the_database(wh, variables: dict[str, object], named: str) -> None:
     """Plain `dbt run --vars ...` bypasses the CLI: the macros refuse the value at compile time."""
     wh.query("create table if not exists public.x (id int)")
-    output = wh.dbt("run", "--select", "int_deal_stats_daily", variables=variables, expect_ok=False)
+    output = wh.dbt("run", "--select", "int_deal_stats_daily", "--vars", json.dumps(variables), expect_ok=False)
     assert named in output, output[-2000:]
     (refused,) = variables.values()
     assert str(refused) in output  # the message quotes the value it refused

@@ -13,7 +13,7 @@
 
 {#- Whether generic tests check the run's window only (the default) or all rows. -#}
 {% macro test_scope() -%}
-    {%- set scope = var('test_scope', 'window') | string | trim | lower -%}
+    {%- set scope = run_var('test_scope', 'window') | string | trim | lower -%}
     {%- if scope not in ('window', 'all') -%}
         {{ _fail_var('test_scope', scope, "window (tests check the rows of the run's window) or all") }}
     {%- endif -%}

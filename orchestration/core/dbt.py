@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import overload
@@ -18,6 +19,8 @@ from orchestration.core.settings import DBT_PROJECT_DIR, REPO_ROOT, Connection, 
 from orchestration.core.switches import switch_env
 
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Run vars travel as FUNNEL_VAR_<NAME> environment variables (var_env).
+VAR_ENV_PREFIX = "FUNNEL_VAR_"
 REGIONS_SEED = REPO_ROOT / "seeds" / "compliance" / "compliance_regions.csv"
 
 
@@ -122,10 +125,40 @@ def check_target(target: str) -> str:
     return target
 
 
-def dbt_env(conn: Connection | None = None, target: str | None = None, schema: str | None = None) -> dict[str, str]:
-    """The environment of every dbt run: connection, target, schema and the source switches of this warehouse."""
+def var_env(variables: Mapping[str, object] | None) -> dict[str, str]:
+    """A run's vars as the FUNNEL_VAR_<NAME> environment variables the project reads at execution only
+    (macros/incremental_window.sql: run_var): `--vars` that differ from the last parse make dbt re-parse the whole
+    project, so a new source_dt every day would cost a full parse every day."""
+    return {VAR_ENV_PREFIX + name.upper(): str(value) for name, value in (variables or {}).items()}
+
+
+@contextmanager
+def run_var_environ(variables: Mapping[str, object] | None) -> Iterator[None]:
+    """This process's environment carries exactly these run vars while the block runs (for dbt invocations that
+    copy os.environ, such as dagster-dbt's)."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(VAR_ENV_PREFIX)}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(var_env(variables))
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith(VAR_ENV_PREFIX)]:
+            del os.environ[key]
+        os.environ.update(saved)
+
+
+def dbt_env(
+    conn: Connection | None = None,
+    target: str | None = None,
+    schema: str | None = None,
+    variables: Mapping[str, object] | None = None,
+) -> dict[str, str]:
+    """The environment of every dbt run: connection, target, schema, the source switches of this warehouse and
+    the run's vars (only these: a FUNNEL_VAR_ left in the shell does not leak into the run)."""
     conn = conn or connection()
-    env = {**os.environ, **conn.env(), **switch_env(conn)}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(VAR_ENV_PREFIX)}
+    env = {**inherited, **conn.env(), **switch_env(conn), **var_env(variables)}
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if target or env.get("FUNNEL_TARGET"):
         env["FUNNEL_TARGET"] = check_target(target or env["FUNNEL_TARGET"])
@@ -134,18 +167,9 @@ def dbt_env(conn: Connection | None = None, target: str | None = None, schema: s
     return env
 
 
-def dbt_command(args: list[str], variables: dict[str, object] | None = None) -> list[str]:
-    cmd = [
-        dbt_executable(),
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-    ]
-    if variables:
-        cmd += ["--vars", json.dumps(variables)]
-    return cmd
+def dbt_command(args: list[str]) -> list[str]:
+    """A dbt command line of this project; its vars go in the environment (dbt_env)."""
+    return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
 
 def run_dbt(
@@ -159,8 +183,8 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """Run one dbt command as a subprocess (its own logs stream to the console unless captured)."""
     return subprocess.run(
-        dbt_command(args, variables),
-        env=dbt_env(conn, target, schema),
+        dbt_command(args),
+        env=dbt_env(conn, target, schema, variables),
         cwd=DBT_PROJECT_DIR,
         text=True,
         capture_output=capture,

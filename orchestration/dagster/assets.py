@@ -39,6 +39,7 @@ from pydantic import Field
 
 from orchestration.core import build_state
 from orchestration.core.contracts import SOURCES, raw_schema, source_tables
+from orchestration.core.dbt import run_var_environ
 from orchestration.core.errors import FunnelError
 from orchestration.core.manifest import business_timezone, is_windowed, prepare_manifest, read_manifest
 from orchestration.core.settings import funnel_home
@@ -354,10 +355,12 @@ def run_dbt_build(
     if stale & ours:
         context.log.warning(f"code changed since the last build: {', '.join(sorted(stale & ours))}; --full-refresh")
         full_refresh = True
-    args = ["build", "--vars", json.dumps(dict(variables))] + (["--full-refresh"] if full_refresh else [])
-    context.log.info(f"dbt {' '.join(args)}")
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    context.log.info(f"dbt {' '.join(args)} with vars {json.dumps(dict(variables))}")
     build_state.starting(inputs)
-    yield from _events_with_metadata(dbt.cli(args, context=context))
+    with run_var_environ(variables):  # dagster-dbt starts dbt inside cli(), copying os.environ
+        invocation = dbt.cli(args, context=context)
+    yield from _events_with_metadata(invocation)
     build_state.finished(inputs, build_state.node_digests(MANIFEST))
 
 

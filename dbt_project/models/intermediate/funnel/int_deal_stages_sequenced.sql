@@ -14,6 +14,7 @@
     source='pipedrive',
     changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
     events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+    log=['entered_date', 'left_at', 'deal_id'],
 ) }}
 
 with

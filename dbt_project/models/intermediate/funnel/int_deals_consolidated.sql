@@ -15,6 +15,7 @@
     source='pipedrive',
     changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
     events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+    log=['closed_at', 'deal_id'],
 ) }}
 
 with
