@@ -165,13 +165,14 @@ def test_the_last_day_is_held_back_row_for_row(tmp_path: Path) -> None:
         after = (data / name).read_text().splitlines()
         late_path = day / source / f"{table}__{end}.csv"
         late = late_path.read_text().splitlines() if late_path.exists() else []
-        if dated[(source, table)] is None:
+        dated_by = dated[(source, table)]
+        if dated_by is None:
             assert after == lines and not late, name
             continue
         assert late[:1] in ([], lines[:1]) and after[0] == lines[0], name
         assert sorted(after[1:] + late[1:]) == sorted(lines[1:]), name
         assert len(late[1:]) == held.get(f"{source}/{late_path.name}", 0), name
-        column = lines[0].split(",").index(dated[(source, table)])
+        column = lines[0].split(",").index(dated_by)
         days = {
             path: [day_of(r[column]) for r in csv.reader(rows[1:])] for path, rows in (("kept", after), ("late", late))
         }
