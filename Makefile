@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # make test runs the test files on this many workers (pytest-xdist; a file's tests stay on one worker).
 JOBS ?= 2
 
-.PHONY: run test test-ui test-slow lint format bench bench-peer docs ui clean install
+.PHONY: run test test-ui test-bench test-slow lint format bench bench-peer docs ui clean install
 
 install: $(STAMP)
 
@@ -33,7 +33,7 @@ lint: $(STAMP)
 # Stops the embedded server afterwards if it was not running before (status exits 3 when it is stopped).
 test: $(STAMP)
 	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
-	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow and not ui" -n $(JOBS) --dist loadfile --durations=25 $(PYTEST_ARGS); rc=$$?; \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow and not ui and not bench" -n $(JOBS) --dist loadfile --durations=25 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 
@@ -46,6 +46,14 @@ test-ui: $(STAMP)
 	  || { tail -n 20 $(VENV)/chromium-install.log; echo "could not install chromium"; exit 1; }; }
 	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
 	$(BIN)/funnel db start >/dev/null && $(BIN)/pytest -m ui -n $(JOBS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
+	exit $$rc
+
+# The benchmark's own checks (every measure of `python -m bench --size XS` and its correctness checks); .ci/run
+# calls this.
+test-bench: $(STAMP)
+	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
+	$(BIN)/funnel db start >/dev/null && $(BIN)/pytest -m "bench and not slow" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 

@@ -20,6 +20,10 @@ from orchestration.core.settings import REPO_ROOT, Connection
 from orchestration.ingest.generators.field_crm import generate_field_crm
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
+# The benchmark runs on its own (`make test-bench`, which CI runs after `make test`): it builds the project
+# several times over and would take a fifth of the `make test` budget.
+pytestmark = pytest.mark.bench
+
 MEASURES = {
     "generate",
     "load",
