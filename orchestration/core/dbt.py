@@ -126,10 +126,13 @@ def check_target(target: str) -> str:
 
 
 def var_env(variables: Mapping[str, object] | None) -> dict[str, str]:
-    """A run's vars as the FUNNEL_VAR_<NAME> environment variables the project reads at execution only
-    (macros/incremental_window.sql: run_var): `--vars` that differ from the last parse make dbt re-parse the whole
-    project, so a new source_dt every day would cost a full parse every day."""
-    return {VAR_ENV_PREFIX + name.upper(): str(value) for name, value in (variables or {}).items()}
+    """A run's vars (a list as `a,b`) as the FUNNEL_VAR_<NAME> environment variables the project reads at
+    execution only (macros/incremental_window.sql: run_var): `--vars` that differ from the last parse make dbt
+    re-parse the whole project, so a new source_dt every day would cost a full parse every day."""
+    return {
+        VAR_ENV_PREFIX + name.upper(): ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        for name, value in (variables or {}).items()
+    }
 
 
 @contextmanager
