@@ -79,7 +79,7 @@
   their models, call metrics by the region of their branch.
 -#}
 {% macro region_scope() -%}
-    {%- set raw = run_var('regions') -%}
+    {%- set raw = var('regions', none) -%}
     {%- if raw is none or (raw | string | trim) in ('', '[]') -%}
         {{ return(none) }}
     {%- endif -%}

@@ -148,7 +148,7 @@ def run_build(
     failed = 0
     other: list[str] = []
     with subprocess.Popen(
-        dbt_command([*args, "--log-format", "json"]),
+        dbt_command([*args, "--log-format", "json"], variables),
         env=dbt_env(target=target, variables=variables),
         cwd=DBT_PROJECT_DIR,
         stdout=subprocess.PIPE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -19,8 +20,10 @@ from orchestration.core.settings import DBT_PROJECT_DIR, REPO_ROOT, Connection, 
 from orchestration.core.switches import switch_env
 
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# Run vars travel as FUNNEL_VAR_<NAME> environment variables (var_env).
+# Run vars travel as FUNNEL_VAR_<NAME> environment variables (var_env), but for those that decide what a
+# model reads (var regions puts refs under a condition): dbt must see them while it parses, as --vars.
 VAR_ENV_PREFIX = "FUNNEL_VAR_"
+PARSE_VARS = frozenset({"regions"})
 REGIONS_SEED = REPO_ROOT / "seeds" / "compliance" / "compliance_regions.csv"
 
 
@@ -126,13 +129,10 @@ def check_target(target: str) -> str:
 
 
 def var_env(variables: Mapping[str, object] | None) -> dict[str, str]:
-    """A run's vars (a list as `a,b`) as the FUNNEL_VAR_<NAME> environment variables the project reads at
-    execution only (macros/incremental_window.sql: run_var): `--vars` that differ from the last parse make dbt
-    re-parse the whole project, so a new source_dt every day would cost a full parse every day."""
-    return {
-        VAR_ENV_PREFIX + name.upper(): ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-        for name, value in (variables or {}).items()
-    }
+    """A run's vars as the FUNNEL_VAR_<NAME> environment variables the project reads at execution only
+    (macros/incremental_window.sql: run_var): `--vars` that differ from the last parse make dbt re-parse the whole
+    project, so a new source_dt every day would cost a full parse every day. PARSE_VARS are left out."""
+    return {VAR_ENV_PREFIX + k.upper(): str(v) for k, v in (variables or {}).items() if k not in PARSE_VARS}
 
 
 @contextmanager
@@ -170,9 +170,12 @@ def dbt_env(
     return env
 
 
-def dbt_command(args: list[str]) -> list[str]:
-    """A dbt command line of this project; its vars go in the environment (dbt_env)."""
-    return [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+def dbt_command(args: list[str], variables: Mapping[str, object] | None = None) -> list[str]:
+    """A dbt command line of this project: the PARSE_VARS of `variables` as --vars, the rest go in the
+    environment (dbt_env)."""
+    parse_vars = {k: v for k, v in (variables or {}).items() if k in PARSE_VARS}
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return cmd + (["--vars", json.dumps(parse_vars)] if parse_vars else [])
 
 
 def run_dbt(
@@ -186,7 +189,7 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """Run one dbt command as a subprocess (its own logs stream to the console unless captured)."""
     return subprocess.run(
-        dbt_command(args),
+        dbt_command(args, variables),
         env=dbt_env(conn, target, schema, variables),
         cwd=DBT_PROJECT_DIR,
         text=True,
