@@ -193,7 +193,8 @@ class BenchBase:
         return args
 
     def warm_parse(self, variables: dict[str, object]) -> DbtRun | None:
-        """Parse with the next run's vars first, so timed runs are steady-state (a vars change re-parses all)."""
+        """Parse with the next run's vars first, so timed runs are steady-state: the first run on new vars pays
+        a parse (partial since the vars travel as FUNNEL_VAR_*, measured apart as dbt_parse_new_vars)."""
         if variables == self.last_vars:
             return None
         return self.dbt("parse-new-vars", ["parse"], variables)
