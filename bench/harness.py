@@ -177,8 +177,11 @@ class BenchBase:
         log(f"dbt {label}: {'ok' if run.ok else 'FAILED'} in {wall:.1f}s")
         return run
 
-    def build_args(self, *, full_refresh: bool, tests: bool, only: str | None = None) -> list[str]:
-        """`dbt build` of the benchmarked selection (whole project by default); `only` intersects it."""
+    def build_args(
+        self, *, full_refresh: bool, tests: bool, only: str | None = None, unit_tests: bool = True
+    ) -> list[str]:
+        """`dbt build` of the benchmarked selection (whole project by default); `only` intersects it. unit_tests
+        off: as a daily run on code whose unit tests passed already (orchestration/core/build_state.py)."""
         args = ["build"]
         if full_refresh:
             args.append("--full-refresh")
@@ -190,6 +193,8 @@ class BenchBase:
             args += ["--select", *parts, "--indirect-selection", "cautious"]
         if not tests:
             args += ["--exclude", "resource_type:test", "resource_type:unit_test"]
+        elif not unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
         return args
 
     def warm_parse(self, variables: dict[str, object]) -> DbtRun | None:

@@ -170,7 +170,8 @@ class BuildMeasures(DayLanding):
     def measure_daily(self, *, no_change: bool = True) -> None:
         """A real day, like for like with the full build with tests: the evening before is a full refresh at
         end - 1 without the last day's rows; the day lands (`funnel load`, timed apart) and the Dagster daily
-        job runs for it (`dbt build` of every model and test, source_dt = end). Each repeat starts from that
+        job runs for it (`dbt build` of every model and data test, source_dt = end; the unit tests passed on this
+        code in the full build already, so the daily job skips them). Each repeat starts from that
         evening again. Then, unless no_change is off, the same day again with nothing new landed."""
         keys = ("daily_incremental", "daily_load", *(("no_change_build",) if no_change else ()))
         name = "daily incremental run equals a full refresh"
@@ -202,7 +203,8 @@ class BuildMeasures(DayLanding):
             if parse is not None:
                 self.measures.setdefault("_parse_new_vars_runs", []).append(parse)
             self.checkpoint()
-            run = self.dbt(f"daily-{i + 1}", self.build_args(full_refresh=False, tests=True), variables)
+            daily = self.build_args(full_refresh=False, tests=True, unit_tests=False)
+            run = self.dbt(f"daily-{i + 1}", daily, variables)
             runs.append(run)
             if not run.ok:
                 break
@@ -240,7 +242,7 @@ class BuildMeasures(DayLanding):
         full = self.measures.get("full_build", {})
         self.measures["daily_incremental"] = self.summarise(
             runs,
-            selection=f"{self.select or 'whole project'} with tests (what the Dagster daily job runs for a new day)",
+            selection=f"{self.select or 'whole project'} with data tests (the Dagster daily job for a new day)",
             landed_rows=rows,
             setup=f"full refresh at {before} without the rows dated {self.end}, then the day landed",
             setup_full_build_s=round(median(r.wall_s for r in setups), 3),
@@ -254,11 +256,13 @@ class BuildMeasures(DayLanding):
         if not no_change:
             return
         # A no-change build: the day is built already and nothing new landed; `dbt build` with tests again.
-        runs = self.timed_dbt("no-change-build", self.build_args(full_refresh=False, tests=True), variables)
+        runs = self.timed_dbt(
+            "no-change-build", self.build_args(full_refresh=False, tests=True, unit_tests=False), variables
+        )
         rewritten = sum((n["rows_affected"] or 0) for n in runs[-1].nodes if n["unique_id"].startswith("model."))
         self.measures["no_change_build"] = self.summarise(
             runs,
-            selection=f"{self.select or 'whole project'} with tests, same source_dt, nothing new landed",
+            selection=f"{self.select or 'whole project'} with data tests, same source_dt, nothing new landed",
             rows_rewritten=rewritten,
         )
         if runs[-1].ok:

@@ -81,7 +81,31 @@
     {%- if keyed is none or not execute -%}
         {{ return(keyed) }}
     {%- endif -%}
+    {{ return(node_memo('config ' ~ node.unique_id, '_keyed_config_in_zone', keyed)) }}
+{%- endmacro %}
+
+{% macro _keyed_config_in_zone(keyed) -%}
     {{ return(fromjson(tojson(keyed) | replace('__business_timezone__', business_timezone()))) }}
+{%- endmacro %}
+
+{#-
+  The value of macro `macro_name`(`argument`) computed once per node context (the node's SQL, and its
+  materialization with its hooks, each render in a context of their own): a keyed model asks for its mode, state,
+  keys and as-of date from many macros, and each answer costs queries. The memo lives in the context's `model`
+  dict, a copy made for that context; outside a node (on-run-end) nothing is kept.
+-#}
+{% macro node_memo(memo_key, macro_name, argument=none) -%}
+    {%- if model is not defined or model is not mapping -%}
+        {{ return(context[macro_name](argument)) }}
+    {%- endif -%}
+    {%- if model.get('_node_memo') is none -%}
+        {%- do model.update({'_node_memo': {}}) -%}
+    {%- endif -%}
+    {%- set memo = model.get('_node_memo') -%}
+    {%- if memo_key not in memo -%}
+        {%- do memo.update({memo_key: context[macro_name](argument)}) -%}
+    {%- endif -%}
+    {{ return(memo[memo_key]) }}
 {%- endmacro %}
 
 {#- A feed's hops as a list of [model, from, to] (none, one or several). -#}
@@ -114,6 +138,10 @@
 
 {#- The recorded state of relation `name` (schema.identifier) as a dict, or none. -#}
 {% macro keyed_state(name) -%}
+    {{ return(node_memo('state ' ~ name, '_keyed_read_state', name)) }}
+{%- endmacro %}
+
+{% macro _keyed_read_state(name) -%}
     {%- set relation = _keyed_bookkeeping('funnel_keyed_state') -%}
     {%- if not _keyed_exists(relation) -%}
         {{ return(none) }}
@@ -140,6 +168,10 @@
   they reach with --full-refresh, orchestration/ops/privacy.py.)
 -#}
 {% macro keyed_generation(source_name) -%}
+    {{ return(node_memo('generation ' ~ source_name, '_keyed_read_generation', source_name)) }}
+{%- endmacro %}
+
+{% macro _keyed_read_generation(source_name) -%}
     {%- set lookups = [] -%}
     {%- for node in (graph.get('sources') or {}).values()
         if node.source_name == source_name and ((node.meta or {}).get('contract') or {}).get('lookup') -%}
@@ -189,6 +221,10 @@
     {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}
         {{ return('full') }}
     {%- endif -%}
+    {{ return(node_memo('mode', '_keyed_read_mode')) }}
+{%- endmacro %}
+
+{% macro _keyed_read_mode(unused=none) -%}
     {%- set keyed = keyed_config() -%}
     {%- set state = keyed_state(_keyed_name(this)) -%}
     {%- if state is none or state.generation != keyed_generation(keyed.source) -%}
@@ -275,6 +311,10 @@
 
 {#- This run's affected keys as a select (see keyed_affected_keys), for a run in keys mode. -#}
 {% macro keyed_run_keys() -%}
+    {{ return(node_memo('run keys', '_keyed_read_run_keys')) }}
+{%- endmacro %}
+
+{% macro _keyed_read_run_keys(unused=none) -%}
     {%- set keyed = keyed_config() -%}
     {%- set state = keyed_state(_keyed_name(this)) -%}
     {%- set since = state.as_of_date if keyed.events or keyed.as_of_keys else none -%}

@@ -262,6 +262,10 @@
 
 {#- The as-of date of the latest recorded build of this target, or none. -#}
 {% macro latest_as_of() -%}
+    {{ return(node_memo('latest as of', '_read_latest_as_of')) }}
+{%- endmacro %}
+
+{% macro _read_latest_as_of(unused=none) -%}
     {%- set relation = as_of_relation() -%}
     {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
         {{ return(none) }}

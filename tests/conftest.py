@@ -50,6 +50,15 @@ SHARED_EXPORT = REPO_ROOT.parent / "shared" / "data" / "pipedrive_enpal"
 # (tests/test_dagster_report.py records synchronously and checks what it wrote).
 os.environ.setdefault("FUNNEL_DAGSTER_REPORT", "off")
 
+# dbt's log file at info, not debug: writing every statement of hundreds of dbt runs cost the suite a fifth of
+# its time (a failing run's output is in the test's report; DBT_LOG_LEVEL_FILE=debug brings the statements back).
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
+
+# dbt unit tests read fixtures written in the project, not the warehouse: they run in the builds of test_up.py
+# (the whole project, both sources) and test_build_state.py, not in each of the suite's hundreds of builds.
+UNIT_TESTS_OFF = "DBT_EXCLUDE_RESOURCE_TYPES"
+os.environ.setdefault(UNIT_TESTS_OFF, "unit_test")
+
 # Parallel workers (pytest -n, pytest-xdist) share the server but not dbt's artifacts, logs or GX results:
 # each worker writes them to folders of its own.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")

@@ -9,19 +9,32 @@ import copy
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import UNIT_TESTS_OFF
 from test_cli import FUNNEL, funnel
 
 from orchestration.core.build_state import node_digests, rebuild_needed
-from orchestration.core.manifest import read_manifest
+from orchestration.core.manifest import read_manifest, run_results
 from orchestration.core.settings import funnel_home
 from orchestration.ingest.generators.pipedrive import generate_pipedrive
 
 DAY = "2024-11-30"
 BUILT = "dbt: "  # the first line of a build's summary: dbt ran
+# The ledger's rules are the same for any selection: tests that build many times build this part of the project.
+PART = ("--select", "+int_deal_stats_daily")
+UNIT_TESTS_SKIPPED = "unit tests: passed on this code already"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def with_unit_tests() -> Iterator[None]:
+    """The builds of this module run the unit tests (tests/conftest.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(UNIT_TESTS_OFF, raising=False)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -47,32 +60,52 @@ def test_a_second_identical_build_does_nothing(landed, wh) -> None:
 
 
 def test_force_builds_anyway(landed) -> None:
-    assert BUILT in _build("--force")
-    assert "nothing to do" in _build()
+    _build(*PART)
+    assert "nothing to do" in _build(*PART)
+    assert BUILT in _build(*PART, "--force")
+    assert "nothing to do" in _build(*PART)
 
 
 def test_another_day_or_other_vars_build(landed) -> None:
-    other_day = funnel("build", "--source-dt", "2024-11-29")
+    other_day = funnel("build", "--source-dt", "2024-11-29", *PART)
     assert other_day.returncode == 0 and BUILT in other_day.stdout, other_day.stderr[-2000:]
     # the day built last is another one now: the first day's build no longer stands for the tables
-    assert BUILT in _build()
-    assert BUILT in _build("--backfill-period", "5")
-    assert "nothing to do" in _build("--backfill-period", "5")
+    assert BUILT in _build(*PART)
+    assert BUILT in _build(*PART, "--backfill-period", "5")
+    assert "nothing to do" in _build(*PART, "--backfill-period", "5")
+
+
+def test_unit_tests_run_again_only_when_the_code_changed_or_all_tests_are_asked_for(landed, wh) -> None:
+    """Unit tests read fixtures, not the warehouse: once they passed on these files, another day skips them."""
+    _build(*PART, "--backfill-period", "7")  # its unit tests pass (here or in a build of an earlier test)
+    skipped = _build(*PART, "--backfill-period", "6")
+    assert UNIT_TESTS_SKIPPED in skipped and _unit_tests_run() == 0
+    # as if they had passed on other files: a file changed since
+    wh.query("update raw.build_ledger set files_digest = 'other files' where starts_with(step, 'unit tests of ')")
+    again = _build(*PART, "--backfill-period", "5")
+    assert UNIT_TESTS_SKIPPED not in again and _unit_tests_run() > 0
+    assert UNIT_TESTS_SKIPPED in _build(*PART, "--backfill-period", "4") and _unit_tests_run() == 0
+    everything = _build(*PART, "--backfill-period", "4", "--all-tests")
+    assert UNIT_TESTS_SKIPPED not in everything and _unit_tests_run() > 0
+
+
+def _unit_tests_run() -> int:
+    return sum(1 for result in run_results() if str(result["unique_id"]).startswith("unit_test."))
 
 
 def test_a_new_load_or_a_replaced_file_builds(landed, wh, tmp_path) -> None:
-    _build()
+    _build(*PART)
     drop = tmp_path / "drop"
     drop.mkdir()
     # a drop file of the same table: a new load, even of rows already seen (they become duplicates)
     lines = (landed / "activity.csv").read_text().splitlines()
     (drop / "activity__extra.csv").write_text("\n".join(lines[:4]) + "\n")
     wh.load(drop, "pipedrive")
-    assert BUILT in _build()
-    assert "nothing to do" in _build()
+    assert BUILT in _build(*PART)
+    assert "nothing to do" in _build(*PART)
     (drop / "activity__extra.csv").write_text("\n".join(lines[:3]) + "\n")
     wh.load(drop, "pipedrive", replace=True)
-    assert BUILT in _build()
+    assert BUILT in _build(*PART)
 
 
 def test_code_changes_name_the_incremental_models_to_rebuild(landed) -> None:
@@ -133,7 +166,7 @@ def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) 
     """A duplicate planted on an old day is outside the window of a daily run: its tests pass; with test_scope
     all (the weekly replay, `funnel build --all-tests`) they fail; planted inside the window,
     the daily tests fail too."""
-    _build()
+    _build(*PART)
     table = "dev_intermediate.int_deal_stats_daily"
     first, last = wh.query(f"select min(date_day), max(date_day) from {table}")[0]
     assert last == date.fromisoformat(DAY) and (last - first).days > 30

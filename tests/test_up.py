@@ -10,6 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from conftest import UNIT_TESTS_OFF
+
 MART_QUERY = """
 select table_name from information_schema.tables where table_schema = 'dev_marts' order by 1
 """
@@ -22,8 +24,8 @@ def snapshot(wh, table: str) -> Counter[str]:
 
 def test_up_on_an_external_database_is_complete_and_idempotent(wh, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "FUNNEL_"))},
+    env = {  # with the unit tests (tests/conftest.py)
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "FUNNEL_")) and k != UNIT_TESTS_OFF},
         "FUNNEL_DATABASE_URL": wh.conn.url(),
         "FUNNEL_HOME": str(home),
         "DBT_TARGET_PATH": str(tmp_path / "target"),

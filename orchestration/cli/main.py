@@ -237,6 +237,10 @@ def build(
         echo(f"nothing to do: this build passed at {passed_at}, nothing landed or changed since (--force builds)")
         return
     invocations = [args]
+    # --full-refresh and --all-tests run every test; otherwise unit tests run when a file changed (build_state)
+    skip_unit_tests = not (full_refresh or all_tests) and build_state.unit_tests_passed(inputs)
+    if skip_unit_tests:
+        echo("unit tests: passed on this code already, not run again (--all-tests runs them)")
     stale = [] if full_refresh else _stale_incremental_models(inputs, variables, target)
     if stale and (select or exclude):
         typer.echo(
@@ -250,6 +254,8 @@ def build(
         invocations = [["build", "--exclude", *descendants], ["build", "--full-refresh", "--select", *descendants]]
     build_state.starting(inputs)
     for invocation in invocations:
+        if skip_unit_tests:
+            invocation = [*invocation, "--exclude-resource-type", "unit_test"]
         report = run_build(invocation, variables, target=target, verbose=verbose, say=echo)
         if not verbose:
             echo(report.summary())
@@ -259,6 +265,8 @@ def build(
     if report.returncode != 0:
         raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
     build_state.finished(inputs, build_state.node_digests(read_manifest()))
+    if not skip_unit_tests:
+        build_state.unit_tests_finished(inputs)
     if len(invocations) == 1 and (report.nothing_selected or (not verbose and report.total == 0)):
         typer.echo(
             f"warning: the selection matched nothing to build (exit code {int(ExitCode.NOTHING_SELECTED)})", err=True

@@ -10,6 +10,11 @@ the same has nothing to do: its tables already hold what it would write. A build
 rows of other inputs (it is about to overwrite what they recorded) and its own; so a row stands only for
 tables no later build rewrote with other inputs.
 
+Unit tests read fixtures written in the project's files, not the warehouse: once a step's unit tests passed on
+some files, they pass on them whatever landed since, so that step skips them until a file changes (dbt's own
+advice: unit tests belong to development and CI, not to every production run). Their row (step `unit tests of
+<step>`) outlives the rows of other inputs.
+
 Not seen: plain `dbt` invocations and SQL run by hand against the warehouse; `funnel build --force` builds anyway.
 """
 
@@ -40,6 +45,7 @@ create table if not exists raw.build_ledger (
     primary key (namespace, step)
 )
 """
+UNIT_TESTS_OF = "unit tests of "
 
 
 def _sha(parts: Iterable[str]) -> str:
@@ -133,8 +139,8 @@ def previous_node_digests(inputs: BuildInputs, conn: Connection | None = None) -
             return None
         row = db.execute(
             "select files_digest, node_digests from raw.build_ledger where namespace = %s"
-            " order by finished_at desc limit 1",
-            (inputs.namespace,),
+            " and not starts_with(step, %s) order by finished_at desc limit 1",
+            (inputs.namespace, UNIT_TESTS_OF),
         ).fetchone()
     return dict(row[1]) if row and row[0] != inputs.files else None
 
@@ -145,8 +151,9 @@ def starting(inputs: BuildInputs, conn: Connection | None = None) -> None:
         db.execute("create schema if not exists raw")
         db.execute(LEDGER_DDL)
         db.execute(
-            "delete from raw.build_ledger where namespace = %s and (inputs_digest <> %s or step = %s)",
-            (inputs.namespace, inputs.digest, inputs.step),
+            "delete from raw.build_ledger where namespace = %s and (inputs_digest <> %s or step = %s)"
+            " and not starts_with(step, %s)",
+            (inputs.namespace, inputs.digest, inputs.step, UNIT_TESTS_OF),
         )
         db.commit()
 
@@ -163,6 +170,23 @@ def finished(inputs: BuildInputs, node_digests: Mapping[str, str], conn: Connect
             (inputs.namespace, inputs.step, inputs.digest, inputs.files, json.dumps(dict(node_digests))),
         )
         db.commit()
+
+
+def unit_tests_passed(inputs: BuildInputs, conn: Connection | None = None) -> bool:
+    """This step's unit tests passed already on these very files (see the top of this module)."""
+    with warehouse.connect(conn) as db:
+        if not _ledger_exists(db):
+            return False
+        row = db.execute(
+            "select 1 from raw.build_ledger where namespace = %s and step = %s and files_digest = %s",
+            (inputs.namespace, UNIT_TESTS_OF + inputs.step, inputs.files),
+        ).fetchone()
+    return row is not None
+
+
+def unit_tests_finished(inputs: BuildInputs, conn: Connection | None = None) -> None:
+    """Record that this step's unit tests passed on its files."""
+    finished(BuildInputs(inputs.namespace, UNIT_TESTS_OF + inputs.step, inputs.files, inputs.files), {}, conn)
 
 
 def node_digests(manifest: Mapping[str, Any]) -> dict[str, str]:
