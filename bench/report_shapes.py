@@ -182,7 +182,7 @@ def history_markdown(result: dict[str, Any]) -> str:
                 cell(m.get("daily_load"), lambda x: f"{x['rows']:,} rows"),
             ),
             (
-                f"{label}: daily run (every model and test)",
+                f"{label}: daily run (every model and data test)",
                 cell(m.get("daily_incremental"), lambda x: f"{x['seconds']:.1f} s"),
                 cell(
                     m.get("daily_incremental"),
