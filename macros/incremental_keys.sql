@@ -34,9 +34,9 @@
           dispositions of the copy groups / keys they touch (macros/staging); its affected keys are the keys
           of the rows it wrote.
   Either way the result equals a full refresh as of the same day (tests/test_reliability_properties.py).
-  What a run consumed is recorded in <intermediate schema>.funnel_keyed_state and what it rewrote (the `log`
-  columns) in funnel_keyed_log (post-hook, same transaction as its writes); generic tests of a keyed model
-  check the keys its last run rebuilt (macros/tests/test_scope.sql).
+  What a run consumed is recorded in <intermediate schema>.funnel_keyed_state, what it rewrote (the `log`
+  columns) in funnel_keyed_log and the keys it rewrote in funnel_keyed_rewritten (post-hook, same transaction as
+  its writes); generic tests of a keyed model check those keys (macros/tests/test_scope.sql).
   Not seen: seeds and code (funnel build and Dagster rebuild what an edit reaches with --full-refresh,
   orchestration/core/build_state.py) and SQL by hand.
 -#}
@@ -243,11 +243,12 @@
 {%- endmacro %}
 
 {#-
-  `= any(...)` of the keys a select returns, its column named explicitly: an unqualified column that the select's
-  table lacks would silently read the outer query's column instead (and match every row).
+  `in (...)` of the keys a select returns, its column named explicitly: an unqualified column that the select's
+  table lacks would silently read the outer query's column instead (and match every row). A semi-join, not
+  `= any(array(...))`: the planner can hash it, where an array of unknown size is compared with every row.
 -#}
-{% macro _keyed_any(keys) -%}
-    {{ return('any(array(select affected_key from (' ~ keys ~ ') as affected (affected_key)))') }}
+{% macro _keyed_in(keys) -%}
+    {{ return('in (select affected_key from (' ~ keys ~ ') as affected (affected_key))') }}
 {%- endmacro %}
 
 {#- `keys` (a select) mapped through the feed's hops. -#}
@@ -255,7 +256,7 @@
     {%- set mapped = namespace(keys=keys) -%}
     {%- for model_name, from_column, to_column in _keyed_hops(feed) -%}
         {%- set mapped.keys = 'select ' ~ to_column ~ ' from ' ~ _keyed_relation(model_name) ~ ' where '
-            ~ from_column ~ ' = ' ~ _keyed_any(mapped.keys) -%}
+            ~ from_column ~ ' ' ~ _keyed_in(mapped.keys) -%}
     {%- endfor -%}
     {{ return(mapped.keys) }}
 {%- endmacro %}
@@ -323,19 +324,32 @@
 
 {#-
   Predicate for an input of a keyed model: `column` (the input's value of the model's key) is an affected key;
-  `true` in full mode. A by_load model filters its raw rows itself (keyed_new_loads).
+  `true` in full mode. It reads the run's keys from the table keyed_prepare() fills (keyed_run_table), so the
+  planner knows how many they are and can hash them or look them up. lookup=true writes it as
+  `= any(array(...))` instead: for an input that is a view with subqueries (a semi-join is planned above the
+  view, after all its rows; a plain condition is pushed into it) and an index on the column. A by_load model
+  filters its raw rows itself (keyed_new_loads).
 -#}
-{% macro keyed_filter(column) -%}
+{% macro keyed_filter(column, lookup=false) -%}
     {%- if keyed_mode() == 'full' -%}
         true
+    {%- elif keyed_run_keys() is none -%}
+        false
+    {%- elif lookup -%}
+        {{ column }} = any(array(select run_keys.affected_key from {{ keyed_run_table() }} as run_keys))
     {%- else -%}
-        {%- set keys = keyed_run_keys() -%}
-        {%- if keys is none -%}
-            false
-        {%- else -%}
-            {{ column }} = {{ _keyed_any(keys) }}
-        {%- endif -%}
+        {{ column }} in (select run_keys.affected_key from {{ keyed_run_table() }} as run_keys)
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  The run's affected keys (keys mode, keyed_run_keys() not none) as a temporary table of the model's transaction
+  (column affected_key, distinct, not null), made and analysed by keyed_prepare() before the model's SQL runs:
+  its size is what lets the planner choose between index lookups and a hash join. Only inside the run: the
+  compiled SQL of a keys-mode run does not run alone.
+-#}
+{% macro keyed_run_table() -%}
+    {{ return(_keyed_temp('run')) }}
 {%- endmacro %}
 
 {#-
@@ -346,9 +360,9 @@
     {%- if keyed_mode() == 'keys' -%}
     affected_keys as (
 
-    select distinct cast(affected_key as {{ type }}) as affected_key
-    from ({{ keyed_run_keys() or 'select null where false' }}) as affected (affected_key)
-    where affected_key is not null
+    select distinct cast(run_keys.affected_key as {{ type }}) as affected_key
+    from {{ keyed_run_table() if keyed_run_keys() is not none else '(select null where false)' }}
+        as run_keys (affected_key)
 
 ),
     {%- endif -%}
@@ -381,16 +395,14 @@
 {% macro keyed_filter_months(date_column) -%}
     {%- if keyed_mode() == 'full' -%}
         true
+    {%- elif keyed_run_keys() is none -%}
+        false
     {%- else -%}
-        {%- set keys = keyed_run_keys() -%}
-        {%- if keys is none -%}
-            false
-        {%- else -%}
-            {{ date_column }} = {{ _keyed_any(
-                'select cast(day as date) from (' ~ keys ~ ') as affected (month) cross join generate_series('
-                ~ "month, month + interval '1 month' - interval '1 day', interval '1 day') as day"
-            ) }}
-        {%- endif -%}
+        {{ date_column }} in (
+            select cast(day as date)
+            from {{ keyed_run_table() }} as run_keys (month)
+            cross join generate_series(month, month + interval '1 month' - interval '1 day', interval '1 day') as day
+        )
     {%- endif -%}
 {%- endmacro %}
 
@@ -409,12 +421,21 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Pre-hook: serialise runs of the model; in full mode on an existing table, empty it (same transaction). -#}
+{#-
+  Pre-hook: serialise runs of the model; in full mode on an existing table, empty it; in keys mode, fill the
+  table of the run's keys (keyed_run_table). Same transaction as the model's SQL.
+-#}
 {% macro keyed_prepare() -%}
     {%- if is_incremental() -%}
         select pg_advisory_xact_lock(hashtext('funnel.incremental.{{ this }}'));
         {%- if keyed_mode() == 'full' %}
         truncate {{ this }}
+        {%- elif not keyed_config().by_load and keyed_run_keys() is not none %}
+        create temporary table {{ keyed_run_table() }} on commit drop as
+        select distinct affected_key
+        from ({{ keyed_run_keys() }}) as affected (affected_key)
+        where affected_key is not null;
+        analyze {{ keyed_run_table() }}
         {%- endif -%}
     {%- else -%}
         select 1
@@ -438,12 +459,14 @@
     {#- the batch's own keys too: a run that waited for another's lock (keyed_prepare) rendered its SQL from the
         state before that run, so its batch may hold more keys than the state now says -#}
     {%- set batch = 'select ' ~ keyed.key ~ ' from ' ~ temp_relation %}
-    {%- set keys = batch if keyed.by_load else (keyed_run_keys() or 'select null where false') ~ ' union ' ~ batch %}
+    {%- set run_keys = 'select affected_key from ' ~ keyed_run_table() if keyed_run_keys() is not none else none %}
+    {%- set keys = batch if keyed.by_load or run_keys is none else run_keys ~ ' union ' ~ batch %}
     {#- the column is named explicitly: `key in (select key from ...)` on a table without it would silently
         read the outer table's column instead, and match every row -#}
     create temporary table {{ _keyed_temp('keys') }} on commit drop as
     select affected_key
     from ({{ keys }}) as affected (affected_key);
+    analyze {{ _keyed_temp('keys') }};
     {%- if keyed.log %}
     create temporary table {{ _keyed_temp('before') }} on commit drop as
     select distinct {{ keyed.log | join(', ') }}
@@ -451,7 +474,7 @@
     where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
     {%- endif %}
     delete from {{ target_relation }}
-    where {{ keyed.key }} = any(array(select affected_key from {{ _keyed_temp('keys') }}));
+    where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
     {%- endif %}
     {{ get_insert_into_sql(target_relation, temp_relation, arg_dict['dest_columns']) }}
 {%- endmacro %}
@@ -485,7 +508,8 @@
             ~ _keyed_temp('keys') ~ ")) as rewritten where logged_value is not null)"
         ) -%}
     {%- endfor -%}
-    {%- if not (_keyed_exists(state) and _keyed_exists(log)) %}
+    {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
+    {%- if not (_keyed_exists(state) and _keyed_exists(log) and _keyed_exists(rewritten)) %}
     -- models running in parallel threads create them once (concurrent `if not exists` can still collide)
     select pg_advisory_xact_lock(hashtext('funnel.keyed_state'));
     create schema if not exists {{ state.schema }};
@@ -509,6 +533,22 @@
         recorded_at timestamptz not null default clock_timestamp(),
         primary key (relation_name, run_number)
     );
+    create table if not exists {{ rewritten }} (
+        relation_name text primary key,
+        key_type text not null,
+        affected_keys text[] not null
+    );
+    {%- endif %}
+    -- the keys this run rewrote, for its tests (keyed_last_run_scope); none after a full run
+    delete from {{ rewritten }} where relation_name = '{{ _keyed_name(this) }}';
+    {%- if mode == 'keys' and not keyed.by_load %}
+    insert into {{ rewritten }} (relation_name, key_type, affected_keys)
+    select
+        '{{ _keyed_name(this) }}',
+        format_type(attribute.atttypid, attribute.atttypmod),
+        array(select distinct cast(affected_key as text) from {{ _keyed_temp('keys') }} where affected_key is not null)
+    from pg_attribute as attribute
+    where attribute.attrelid = '{{ _keyed_temp('keys') }}'::regclass and attribute.attname = 'affected_key';
     {%- endif %}
     insert into {{ state }} as state (relation_name, generation, mode, as_of_date, load_marks, log_marks)
     values (
@@ -546,8 +586,10 @@
 {%- endmacro %}
 
 {#-
-  For the tests of a keyed model (macros/tests/test_scope.sql): a predicate on the keys its last run rewrote,
-  or none when that run was a full one (every row was written).
+  For the tests of a keyed model (macros/tests/test_scope.sql): a predicate on the keys its last run rewrote
+  (recorded by keyed_record in funnel_keyed_rewritten, so a test does not derive them again), or none when that
+  run was a full one (every row was written). `= any(...)` of the key's own type: an index lookup, that the
+  planner does not reorder with the test's joins.
 -#}
 {% macro keyed_last_run_scope(node) -%}
     {%- set keyed = keyed_config(node) -%}
@@ -559,9 +601,14 @@
     {%- if keyed.by_load -%}
         {{ return('_load_id > ' ~ (state.previous_load_marks.get(node.alias) or 0)) }}
     {%- endif -%}
-    {%- set since = state.previous_as_of_date if keyed.events or keyed.as_of_keys else none -%}
-    {%- set keys = keyed_affected_keys(
-        keyed, state.previous_load_marks, since, state.as_of_date, state.previous_log_marks
-    ) -%}
-    {{ return('false' if keys is none else keyed.key ~ ' = ' ~ _keyed_any(keys)) }}
+    {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
+    {%- set rows = run_query(
+        "select key_type from " ~ rewritten ~ " where relation_name = '" ~ _keyed_name(relation) ~ "'"
+    ).rows if _keyed_exists(rewritten) else [] -%}
+    {%- if not rows -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- cast((select ...) as t[]): an array expression; `any((select ...))` would compare with the rows instead -#}
+    {{ return('(' ~ keyed.key ~ ') = any(cast((select affected_keys from ' ~ rewritten ~ " where relation_name = '"
+        ~ _keyed_name(relation) ~ "') as " ~ rows[0][0] ~ '[]))') }}
 {%- endmacro %}

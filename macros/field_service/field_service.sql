@@ -279,22 +279,21 @@ select * from final
 
 {#-
   Predicate: a record of lifecycle (quote_expr, lead_expr) is one of the run's affected lifecycles (`true` in a
-  full run). Written as two index lookups (quote numbers, lead ids), not as the coalesce.
+  full run). Written as two lookups (quote numbers, lead ids), not as the coalesce.
 -#}
 {% macro field_service_lifecycle_filter(quote_expr, lead_expr) -%}
     {%- if keyed_mode() == 'full' -%}
         true
+    {%- elif keyed_run_keys() is none -%}
+        false
     {%- else -%}
-        {%- set keys = keyed_run_keys() -%}
-        {%- if keys is none -%}
-            false
-        {%- else -%}
-            (
-                {{ quote_expr }} = {{ _keyed_any(keys) }}
-                or ({{ quote_expr }} is null and {{ lead_expr }} = {{ _keyed_any(
-                    'select substr(lifecycle, 6) from (' ~ keys ~ ") as keyed (lifecycle) where lifecycle like 'lead:%'"
-                ) }})
-            )
-        {%- endif -%}
+        (
+            {{ quote_expr }} in (select run_keys.affected_key from {{ keyed_run_table() }} as run_keys)
+            or ({{ quote_expr }} is null and {{ lead_expr }} in (
+                select substr(run_keys.affected_key, 6)
+                from {{ keyed_run_table() }} as run_keys
+                where run_keys.affected_key like 'lead:%'
+            ))
+        )
     {%- endif -%}
 {%- endmacro %}

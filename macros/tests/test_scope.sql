@@ -2,7 +2,9 @@
   Tests that cost the change. A generic test of a windowed incremental model (config meta.window) checks the rows
   an incremental run wrote: the run's window (source_dt - backfill_period .. source_dt, whole months for grain
   month), not all history; a test of a keyed model (config meta.keyed) the keys its last run rebuilt
-  (macros/incremental_keys.sql: keyed_last_run_scope), all rows after a full rebuild. Every test checks everything
+  (macros/incremental_keys.sql: keyed_last_run_scope), all rows after a full rebuild; a test of a model with one
+  row per raw row (config meta.test_scope: loads, e.g. privacy_raw_rows) the rows of the loads its base models
+  took in their last runs (tested_loads). Every test checks everything
     - in a full refresh (`dbt build --full-refresh`, `funnel build --full-refresh`), and
     - when var test_scope is 'all' (Dagster's weekly dbt_full_tests_job, `funnel build --all-tests`).
   A test's own `where` config still applies, inside the window.
@@ -62,10 +64,48 @@
     {{ return(keyed_last_run_scope(node)) }}
 {%- endmacro %}
 
+{#-
+  For a model of one row per raw row (meta.test_scope 'loads'): a predicate on the loads the base models it reads
+  (keyed by_load) took in their last runs; none (all rows) when one of them ran in full or never ran. Load ids
+  are global, so the loads are listed, not bounded by one mark; `= any(array(...))` reaches into a view's union.
+-#}
+{% macro tested_loads() -%}
+    {%- if not execute or test_scope() == 'all' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- if node is none or (node.config.meta or {}).get('test_scope') != 'loads' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set loads = [] -%}
+    {%- for parent_id in node.depends_on.nodes -%}
+        {%- set parent = graph.nodes.get(parent_id) -%}
+        {%- set keyed = keyed_config(parent) if parent is not none else none -%}
+        {%- if keyed and keyed.by_load -%}
+            {%- set relation = api.Relation.create(
+                database=parent.database, schema=parent.schema, identifier=parent.alias
+            ) -%}
+            {%- set state = keyed_state(_keyed_name(relation)) -%}
+            {%- if state is none or state.mode == 'full' -%}
+                {{ return(none) }}
+            {%- endif -%}
+            {%- do loads.append(
+                'select _load_id from ' ~ relation ~ ' where _load_id > '
+                ~ (state.previous_load_marks.get(parent.alias) or 0)
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not loads -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return('_load_id = any(array(' ~ loads | join(' union ') ~ '))') }}
+{%- endmacro %}
+
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set window = tested_window(relation) -%}
     {%- set keys = tested_keys() -%}
+    {%- set loads = tested_loads() -%}
     {%- set predicates = [] -%}
     {%- if where -%}
         {%- do predicates.append('(' ~ where ~ ')') -%}
@@ -75,6 +115,9 @@
     {%- endif -%}
     {%- if keys is not none -%}
         {%- do predicates.append('(' ~ keys ~ ')') -%}
+    {%- endif -%}
+    {%- if loads is not none -%}
+        {%- do predicates.append(loads) -%}
     {%- endif -%}
     {%- if not predicates -%}
         {{ return(relation) }}

@@ -237,8 +237,7 @@ def build(
         echo(f"nothing to do: this build passed at {passed_at}, nothing landed or changed since (--force builds)")
         return
     invocations = [args]
-    # --full-refresh and --all-tests run every test; otherwise unit tests run when a file changed (build_state)
-    skip_unit_tests = not (full_refresh or all_tests) and build_state.unit_tests_passed(inputs)
+    skip_unit_tests = build_state.unit_test_exclusion(inputs, every_test=full_refresh or all_tests)
     if skip_unit_tests:
         echo("unit tests: passed on this code already, not run again (--all-tests runs them)")
     stale = [] if full_refresh else _stale_incremental_models(inputs, variables, target)
@@ -254,9 +253,7 @@ def build(
         invocations = [["build", "--exclude", *descendants], ["build", "--full-refresh", "--select", *descendants]]
     build_state.starting(inputs)
     for invocation in invocations:
-        if skip_unit_tests:
-            invocation = [*invocation, "--exclude-resource-type", "unit_test"]
-        report = run_build(invocation, variables, target=target, verbose=verbose, say=echo)
+        report = run_build([*invocation, *skip_unit_tests], variables, target=target, verbose=verbose, say=echo)
         if not verbose:
             echo(report.summary())
         if report.returncode != 0:

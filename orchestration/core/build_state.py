@@ -184,6 +184,12 @@ def unit_tests_passed(inputs: BuildInputs, conn: Connection | None = None) -> bo
     return row is not None
 
 
+def unit_test_exclusion(inputs: BuildInputs, *, every_test: bool) -> list[str]:
+    """The dbt arguments that leave a build's unit tests out: none (they run) when every test is asked for
+    (--full-refresh, --all-tests, the weekly replay) or a file changed since they passed."""
+    return [] if every_test or not unit_tests_passed(inputs) else ["--exclude-resource-type", "unit_test"]
+
+
 def unit_tests_finished(inputs: BuildInputs, conn: Connection | None = None) -> None:
     """Record that this step's unit tests passed on its files."""
     finished(BuildInputs(inputs.namespace, UNIT_TESTS_OF + inputs.step, inputs.files, inputs.files), {}, conn)

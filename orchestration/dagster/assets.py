@@ -356,10 +356,8 @@ def run_dbt_build(
         context.log.warning(f"code changed since the last build: {', '.join(sorted(stale & ours))}; --full-refresh")
         full_refresh = True
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
-    # unit tests run when a file changed since they last passed, on a full refresh and in the weekly replay
-    skip_unit_tests = not (full_refresh or scope) and build_state.unit_tests_passed(inputs)
-    if skip_unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
+    skip_unit_tests = build_state.unit_test_exclusion(inputs, every_test=full_refresh or bool(scope))
+    args += skip_unit_tests
     context.log.info(f"dbt {' '.join(args)} with vars {json.dumps(dict(variables))}")
     build_state.starting(inputs)
     with run_var_environ(variables):  # dagster-dbt starts dbt inside cli(), copying os.environ

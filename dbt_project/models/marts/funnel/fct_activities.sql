@@ -45,7 +45,7 @@ activities as (
         due_at,
         due_date
     from {{ ref('int_activities_joined') }}
-    where {{ keyed_filter('activity_id') }}
+    where {{ keyed_filter('activity_id', lookup=true) }}
 
 ),
 
