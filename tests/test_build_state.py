@@ -182,3 +182,35 @@ def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) 
     finally:
         wh.query(f"truncate {table}; insert into {table} select * from dev_intermediate.kept")
         wh.query("drop table dev_intermediate.kept")
+
+
+def test_tests_of_keyed_models_check_the_keys_their_last_run_rewrote(landed, wh, tmp_path) -> None:
+    """A keyed model's tests check the keys its last run rewrote (funnel_keyed_rewritten): a duplicate planted on
+    another deal passes them and fails them with test_scope all; one planted on the rewritten deal fails them."""
+    _build(*PART)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    lines = (landed / "deal_changes.csv").read_text().splitlines()
+    (drop / "deal_changes__again.csv").write_text("\n".join(lines[:2]) + "\n")  # one change again: one deal
+    wh.load(drop, "pipedrive")
+    _build(*PART)
+    table = "dev_staging.stg_pipedrive__deal_changes"
+    rewritten = wh.scalar(
+        "select affected_keys from dev_intermediate.funnel_keyed_rewritten where relation_name = %s", (table,)
+    )
+    assert len(rewritten) == 1, rewritten
+    deal = int(rewritten[0])
+    other = wh.scalar(f"select min(deal_id) from {table} where deal_id <> %s", (deal,))
+    wh.query(f"create table dev_staging.kept as select * from {table}")
+    test = ["test", "--select", "stg_pipedrive__deal_changes,test_name:unique"]
+    plant = f"insert into {table} select * from {table} where deal_id = %s limit 1"
+    try:
+        wh.query(plant, (other,))
+        assert "ERROR=0" in wh.dbt(*test, variables={"source_dt": DAY})
+        output = wh.dbt(*test, variables={"source_dt": DAY, "test_scope": "all"}, expect_ok=False)
+        assert "ERROR=1" in output, output[-3000:]
+        wh.query(plant, (deal,))
+        assert "ERROR=1" in wh.dbt(*test, variables={"source_dt": DAY}, expect_ok=False)
+    finally:
+        wh.query(f"truncate {table}; insert into {table} select * from dev_staging.kept")
+        wh.query("drop table dev_staging.kept")
