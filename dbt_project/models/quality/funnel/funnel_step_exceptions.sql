@@ -35,15 +35,23 @@ stage_options as (
 
 stage_changes as (
 
+    -- the changes to stages no funnel step maps only: a mapped stage is no exception, and counting the deals of
+    -- every stage would read and sort the whole change log each day
     select
-        stage_id,
+        deal_changes.stage_id,
         count(*) as events_count,
-        count(distinct deal_id) as deals_count,
-        min(changed_at) as first_seen_at,
-        max(changed_at) as last_seen_at
-    from {{ ref('stg_pipedrive__deal_changes') }}
-    where changed_field_key = 'stage_id'
-    group by stage_id
+        count(distinct deal_changes.deal_id) as deals_count,
+        min(deal_changes.changed_at) as first_seen_at,
+        max(deal_changes.changed_at) as last_seen_at
+    from {{ ref('stg_pipedrive__deal_changes') }} as deal_changes
+    where
+        deal_changes.changed_field_key = 'stage_id'
+        and not exists (
+            select 1
+            from funnel_steps
+            where funnel_steps.stage_id = deal_changes.stage_id
+        )
+    group by deal_changes.stage_id
 
 ),
 
@@ -58,14 +66,23 @@ activity_types as (
 
 activities as (
 
+    -- the activities of types no funnel step maps only (as stage_changes)
     select
-        activity_type,
+        activities.activity_type,
         count(*) as events_count,
-        count(distinct deal_id) as deals_count,
-        min(due_at) as first_seen_at,
-        max(due_at) as last_seen_at
-    from {{ ref('stg_pipedrive__activities') }}
-    group by activity_type
+        count(distinct activities.deal_id) as deals_count,
+        min(activities.due_at) as first_seen_at,
+        max(activities.due_at) as last_seen_at
+    from {{ ref('stg_pipedrive__activities') }} as activities
+    where
+        not exists (
+            select 1
+            from activity_types
+            inner join funnel_steps
+                on lower(activity_types.activity_type_name) = funnel_steps.activity_type_name_key
+            where activity_types.activity_type = activities.activity_type
+        )
+    group by activities.activity_type
 
 ),
 
