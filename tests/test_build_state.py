@@ -5,11 +5,12 @@ Real `funnel build` subprocesses against a database of this module, on a small g
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -184,16 +185,19 @@ def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) 
         wh.query("drop table dev_intermediate.kept")
 
 
-def test_tests_of_keyed_models_check_the_keys_their_last_run_rewrote(landed, wh, tmp_path) -> None:
+def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(landed, wh, tmp_path) -> None:
     """A keyed model's tests check the keys its last run rewrote (funnel_keyed_rewritten): a duplicate planted on
-    another deal passes them and fails them with test_scope all; one planted on the rewritten deal fails them."""
-    _build(*PART)
+    another deal passes them and fails them with test_scope all; one planted on the rewritten deal fails them. The
+    tests of privacy_raw_rows (one row per raw row) check the rows of the loads the last build took, likewise."""
+    _build()
     drop = tmp_path / "drop"
     drop.mkdir()
     lines = (landed / "deal_changes.csv").read_text().splitlines()
     (drop / "deal_changes__again.csv").write_text("\n".join(lines[:2]) + "\n")  # one change again: one deal
     wh.load(drop, "pipedrive")
-    _build(*PART)
+    _build()
+    daily, every = {"source_dt": DAY}, {"source_dt": DAY, "test_scope": "all"}
+
     table = "dev_staging.stg_pipedrive__deal_changes"
     rewritten = wh.scalar(
         "select affected_keys from dev_intermediate.funnel_keyed_rewritten where relation_name = %s", (table,)
@@ -201,16 +205,32 @@ def test_tests_of_keyed_models_check_the_keys_their_last_run_rewrote(landed, wh,
     assert len(rewritten) == 1, rewritten
     deal = int(rewritten[0])
     other = wh.scalar(f"select min(deal_id) from {table} where deal_id <> %s", (deal,))
-    wh.query(f"create table dev_staging.kept as select * from {table}")
     test = ["test", "--select", "stg_pipedrive__deal_changes,test_name:unique"]
-    plant = f"insert into {table} select * from {table} where deal_id = %s limit 1"
+    with _planted(wh, table, "deal_id") as plant:
+        plant(other)
+        assert "ERROR=0" in wh.dbt(*test, variables=daily)
+        assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
+        plant(deal)
+        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+
+    base = "dev_staging.base_pipedrive__deal_changes"
+    first_load, new_load = wh.query(f"select min(_load_id), max(_load_id) from {base}")[0]
+    test = ["test", "--select", "privacy_raw_rows,test_name:unique_combination"]
+    with _planted(wh, base, "_load_id") as plant:
+        plant(first_load)  # a raw row of the export's load again
+        assert "ERROR=0" in wh.dbt(*test, variables=daily)
+        assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
+        plant(new_load)
+        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+
+
+@contextlib.contextmanager
+def _planted(wh, table: str, column: str) -> Iterator[Callable[[object], None]]:
+    """plant(value) copies one row of `table` whose `column` is value; the table is restored afterwards."""
+    kept = table + "__kept"
+    wh.query(f"create table {kept} as select * from {table}")
     try:
-        wh.query(plant, (other,))
-        assert "ERROR=0" in wh.dbt(*test, variables={"source_dt": DAY})
-        output = wh.dbt(*test, variables={"source_dt": DAY, "test_scope": "all"}, expect_ok=False)
-        assert "ERROR=1" in output, output[-3000:]
-        wh.query(plant, (deal,))
-        assert "ERROR=1" in wh.dbt(*test, variables={"source_dt": DAY}, expect_ok=False)
+        yield lambda value: wh.query(f"insert into {table} select * from {table} where {column} = %s limit 1", (value,))
     finally:
-        wh.query(f"truncate {table}; insert into {table} select * from dev_staging.kept")
-        wh.query("drop table dev_staging.kept")
+        wh.query(f"truncate {table}; insert into {table} select * from {kept}")
+        wh.query(f"drop table {kept}")
