@@ -171,18 +171,14 @@ def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) 
     table = "dev_intermediate.int_deal_stats_daily"
     first, last = wh.query(f"select min(date_day), max(date_day) from {table}")[0]
     assert last == date.fromisoformat(DAY) and (last - first).days > 30
-    wh.query(f"create table dev_intermediate.kept as select * from {table}")
     test = ["test", "--select", "int_deal_stats_daily,test_name:unique_combination"]
-    try:
-        wh.query(f"insert into {table} select * from {table} where date_day = %s limit 1", (first,))
+    with _planted(wh, table, "date_day") as plant:
+        plant(first)
         assert "ERROR=0" in wh.dbt(*test, variables={"source_dt": DAY})
         output = wh.dbt(*test, variables={"source_dt": DAY, "test_scope": "all"}, expect_ok=False)
         assert "ERROR=1" in output, output[-3000:]
-        wh.query(f"insert into {table} select * from {table} where date_day = %s limit 1", (last,))
+        plant(last)
         assert "ERROR=1" in wh.dbt(*test, variables={"source_dt": DAY}, expect_ok=False)
-    finally:
-        wh.query(f"truncate {table}; insert into {table} select * from dev_intermediate.kept")
-        wh.query("drop table dev_intermediate.kept")
 
 
 def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(landed, wh, tmp_path) -> None:
