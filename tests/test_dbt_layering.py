@@ -98,3 +98,28 @@ def test_every_large_keyed_model_is_indexed_on_its_key(manifest: dict) -> None:
             if keyed["key"] not in leading:
                 unindexed.append(f"{node['name']} ({keyed['key']})")
     assert unindexed == []
+
+
+def test_every_model_key_is_guarded_by_a_constraint_or_tests(manifest: dict) -> None:
+    """A contracted mart's primary key is a `primary_key` constraint that PostgreSQL enforces on every insert, so no
+    data test repeats it; every other model keeps `unique` (or `unique_combination`) tests on its grain. Base models
+    hold one row per raw row: `funnel reconcile` counts them against raw (raw = staged + duplicate + rejected)."""
+    tested = {
+        node["attached_node"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name") in ("unique", "unique_combination")
+    }
+
+    def enforced_key(node: dict) -> bool:
+        constraints = [*(node.get("constraints") or [])]
+        constraints += [c for column in node["columns"].values() for c in column.get("constraints") or []]
+        contract = node["config"].get("contract") or {}
+        return bool(contract.get("enforced")) and any(c["type"] == "primary_key" for c in constraints)
+
+    unguarded = [
+        node["name"]
+        for node in _models(manifest)
+        if node["unique_id"] not in tested and not enforced_key(node) and not node["name"].startswith("base_")
+    ]
+    assert unguarded == [], f"models whose key nothing checks: {unguarded}"
