@@ -608,7 +608,8 @@
     {%- if not rows -%}
         {{ return(none) }}
     {%- endif -%}
-    {#- cast((select ...) as t[]): an array expression; `any((select ...))` would compare with the rows instead -#}
-    {{ return('(' ~ keyed.key ~ ') = any(cast((select affected_keys from ' ~ rewritten ~ " where relation_name = '"
-        ~ _keyed_name(relation) ~ "') as " ~ rows[0][0] ~ '[]))') }}
+    {#- cast((select ...) as t[]): an array expression; `any((select ...))` would compare with the rows instead.
+        A null key is no key a run records: the rows that carry one are checked on every run. -#}
+    {{ return('((' ~ keyed.key ~ ') = any(cast((select affected_keys from ' ~ rewritten ~ " where relation_name = '"
+        ~ _keyed_name(relation) ~ "') as " ~ rows[0][0] ~ '[])) or (' ~ keyed.key ~ ') is null)') }}
 {%- endmacro %}

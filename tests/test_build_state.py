@@ -201,12 +201,20 @@ def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(land
     assert len(rewritten) == 1, rewritten
     deal = int(rewritten[0])
     other = wh.scalar(f"select min(deal_id) from {table} where deal_id <> %s", (deal,))
-    test = ["test", "--select", "stg_pipedrive__deal_changes,test_name:unique"]
+    test = ["test", "--select", "stg_pipedrive__deal_changes,test_name:unique_not_null"]
     with _planted(wh, table, "deal_id") as plant:
         plant(other)
         assert "ERROR=0" in wh.dbt(*test, variables=daily)
         assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
         plant(deal)
+        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+    with _planted(wh, table, "deal_id") as plant:
+        plant(other)  # then its deal and its key made null: no run records a null deal, every run checks it
+        wh.query(
+            f"update {table} set deal_id = null, deal_change_id = null"
+            f" where ctid = (select ctid from {table} where deal_id = %s limit 1)",
+            (other,),
+        )
         assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
 
     base = "dev_staging.base_pipedrive__deal_changes"

@@ -102,13 +102,13 @@ def test_every_large_keyed_model_is_indexed_on_its_key(manifest: dict) -> None:
 
 def test_every_model_key_is_guarded_by_a_constraint_or_tests(manifest: dict) -> None:
     """A contracted mart's primary key is a `primary_key` constraint that PostgreSQL enforces on every insert, so no
-    data test repeats it; every other model keeps `unique` (or `unique_combination`) tests on its grain. Base models
+    data test repeats it; every other model keeps a `unique_not_null` (or `unique_combination`) test on its grain. Base models
     hold one row per raw row: `funnel reconcile` counts them against raw (raw = staged + duplicate + rejected)."""
     tested = {
         node["attached_node"]
         for node in manifest["nodes"].values()
         if node["resource_type"] == "test"
-        and (node.get("test_metadata") or {}).get("name") in ("unique", "unique_combination")
+        and (node.get("test_metadata") or {}).get("name") in ("unique_not_null", "unique", "unique_combination")
     }
 
     def enforced_key(node: dict) -> bool:

@@ -6,7 +6,7 @@ deals with and without add_time; part of the rows arriving late, between runs):
 
 - loader: every data line of a file is a raw row or a reject (ledger data_lines = loaded + rejected);
 - staging: raw rows = rows the staging model stands for (sum of source_rows_count) + rejected rows, per table;
-  every column with a `unique` test in the Pipedrive staging models and every incremental unique_key is unique;
+  every column with a `unique_not_null` test in the Pipedrive staging models and every incremental unique_key is unique;
 - keyed models (staging incremental by load, timelines and facts by deal or activity): after every run, whole,
   equal to a fresh full refresh at the latest day built so far (late rows, duplicates of rows already staged
   and new creations of a deal id included);
@@ -196,7 +196,7 @@ def harness(wh, tmp_path_factory) -> Harness:
             key = node["config"]["unique_key"]
             h.unique_keys[h.prop.relation(node["name"])] = [key] if isinstance(key, str) else list(key)
         meta = node.get("test_metadata")
-        if meta and meta["name"] == "unique" and node.get("attached_node"):
+        if meta and meta["name"] in ("unique", "unique_not_null") and node.get("attached_node"):
             parent = node["attached_node"].rsplit(".", 1)[-1]
             if parent.startswith("stg_pipedrive__"):
                 h.unique_keys[f"prop_staging.{parent}"] = [node["column_name"]]

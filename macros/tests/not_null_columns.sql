@@ -1,7 +1,7 @@
 {#-
   Generic test: none of `column_names` is null, checked in one scan of the model (one not_null test per column
   would read the table once per column). Each failing row says which of the columns are null.
-  Usage (model level; the primary key keeps its own unique + not_null tests):
+  Usage (model level; the key has its own unique_not_null test):
     data_tests:
       - not_null_columns:
           arguments:
