@@ -6,9 +6,10 @@ instead. Vars are passed per call, so one parsed manifest serves any source_dt /
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -98,13 +99,23 @@ class InProcessDbt:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
 
-    def __call__(self, *args: str, source_dt: date, backfill: int | None = None, full_refresh: bool = False) -> None:
+    def __call__(
+        self,
+        *args: str,
+        source_dt: date,
+        backfill: int | None = None,
+        full_refresh: bool = False,
+        test_scope: str | None = None,
+        expect_ok: bool = True,
+    ) -> bool:
+        """Run dbt; a failure fails the pytest unless expect_ok is False (then: whether dbt succeeded)."""
         from dbt.cli.main import dbtRunner
 
         variables = {
             "source_dt": source_dt.isoformat(),
             "backfill_period": self.backfill if backfill is None else backfill,
             "business_timezone": self.timezone,
+            **({"test_scope": test_scope} if test_scope else {}),
         }
         common = [
             "--project-dir", str(DBT_PROJECT_DIR),
@@ -122,13 +133,14 @@ class InProcessDbt:
                 self.manifest = parsed.result
             command = [*args, *common, "--vars", json.dumps(variables)]
             result = dbtRunner(manifest=self.manifest).invoke(command + (["--full-refresh"] if full_refresh else []))
-        if not result.success:
+        if not result.success and expect_ok:
             failures = [
                 f"{r.node.name}: {r.message}"
                 for r in (result.result if isinstance(result.result, RunExecutionResult) else [])
                 if r.status not in ("success", "pass")
             ]
             pytest.fail(f"dbt {' '.join(args)} (source_dt={source_dt}) failed: {result.exception or failures}")
+        return bool(result.success)
 
 
 class PipedriveDbt(InProcessDbt):
@@ -213,3 +225,18 @@ def assert_pipedrive_raw_rows_reconcile(wh, staging_schema: str, tables: Iterabl
 def checksum(wh, relation: str) -> tuple[int, str]:
     rows = wh.query(f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {relation} t")
     return rows[0]
+
+
+@contextlib.contextmanager
+def planted(wh, table: str, column: str, where: str = "true") -> Iterator[Callable[[object], None]]:
+    """plant(value) copies one row of `table` whose `column` is value (and `where` holds); the table is restored
+    afterwards."""
+    kept = table + "__kept"
+    wh.query(f"create table {kept} as select * from {table}")
+    try:
+        yield lambda value: wh.query(
+            f"insert into {table} select * from {table} where {column} = %s and {where} limit 1", (value,)
+        )
+    finally:
+        wh.query(f"truncate {table}; insert into {table} select * from {kept}")
+        wh.query(f"drop table {kept}")

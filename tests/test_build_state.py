@@ -5,17 +5,17 @@ Real `funnel build` subprocesses against a database of this module, on a small g
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import UNIT_TESTS_OFF
+from dbt_helpers import planted
 from test_cli import FUNNEL, funnel
 
 from orchestration.core.build_state import node_digests, rebuild_needed
@@ -28,6 +28,7 @@ BUILT = "dbt: "  # the first line of a build's summary: dbt ran
 # The ledger's rules are the same for any selection: tests that build many times build this part of the project.
 PART = ("--select", "+int_deal_stats_daily")
 UNIT_TESTS_SKIPPED = "unit tests: passed on this code already"
+EVERY_ROW = "data tests check every row"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,14 +78,17 @@ def test_another_day_or_other_vars_build(landed) -> None:
 
 
 def test_unit_tests_run_again_only_when_the_code_changed_or_all_tests_are_asked_for(landed, wh) -> None:
-    """Unit tests read fixtures, not the warehouse: once they passed on these files, another day skips them."""
+    """Unit tests read fixtures, not the warehouse: once they passed on these files, another day skips them. A
+    changed file (a seed, a model) is nothing a load records: that build's data tests check every row too."""
     _build(*PART, "--backfill-period", "7")  # its unit tests pass (here or in a build of an earlier test)
     skipped = _build(*PART, "--backfill-period", "6")
     assert UNIT_TESTS_SKIPPED in skipped and _unit_tests_run() == 0
+    assert EVERY_ROW not in skipped and _test_scope() == "window"
     # as if they had passed on other files: a file changed since
     wh.query("update raw.build_ledger set files_digest = 'other files' where starts_with(step, 'unit tests of ')")
     again = _build(*PART, "--backfill-period", "5")
     assert UNIT_TESTS_SKIPPED not in again and _unit_tests_run() > 0
+    assert EVERY_ROW in again and _test_scope() == "all"
     assert UNIT_TESTS_SKIPPED in _build(*PART, "--backfill-period", "4") and _unit_tests_run() == 0
     everything = _build(*PART, "--backfill-period", "4", "--all-tests")
     assert UNIT_TESTS_SKIPPED not in everything and _unit_tests_run() > 0
@@ -92,6 +96,13 @@ def test_unit_tests_run_again_only_when_the_code_changed_or_all_tests_are_asked_
 
 def _unit_tests_run() -> int:
     return sum(1 for result in run_results() if str(result["unique_id"]).startswith("unit_test."))
+
+
+def _test_scope() -> str:
+    """What the last build's tests of a windowed model checked: the run's window or all rows (its compiled SQL)."""
+    test = "unique_combination_int_deal_stats_daily"
+    compiled = next(str(r["compiled_code"]) for r in run_results() if test in str(r["unique_id"]))
+    return "window" if " >= cast('" in compiled else "all"
 
 
 def test_a_new_load_or_a_replaced_file_builds(landed, wh, tmp_path) -> None:
@@ -172,7 +183,7 @@ def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) 
     first, last = wh.query(f"select min(date_day), max(date_day) from {table}")[0]
     assert last == date.fromisoformat(DAY) and (last - first).days > 30
     test = ["test", "--select", "int_deal_stats_daily,test_name:unique_combination"]
-    with _planted(wh, table, "date_day") as plant:
+    with planted(wh, table, "date_day") as plant:
         plant(first)
         assert "ERROR=0" in wh.dbt(*test, variables={"source_dt": DAY})
         output = wh.dbt(*test, variables={"source_dt": DAY, "test_scope": "all"}, expect_ok=False)
@@ -202,13 +213,13 @@ def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(land
     deal = int(rewritten[0])
     other = wh.scalar(f"select min(deal_id) from {table} where deal_id <> %s", (deal,))
     test = ["test", "--select", "stg_pipedrive__deal_changes,test_name:unique_not_null"]
-    with _planted(wh, table, "deal_id") as plant:
+    with planted(wh, table, "deal_id") as plant:
         plant(other)
         assert "ERROR=0" in wh.dbt(*test, variables=daily)
         assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
         plant(deal)
         assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
-    with _planted(wh, table, "deal_id") as plant:
+    with planted(wh, table, "deal_id") as plant:
         plant(other)  # then its deal and its key made null: no run records a null deal, every run checks it
         wh.query(
             f"update {table} set deal_id = null, deal_change_id = null"
@@ -220,21 +231,9 @@ def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(land
     base = "dev_staging.base_pipedrive__deal_changes"
     first_load, new_load = wh.query(f"select min(_load_id), max(_load_id) from {base}")[0]
     test = ["test", "--select", "privacy_raw_rows,test_name:unique_combination"]
-    with _planted(wh, base, "_load_id") as plant:
+    with planted(wh, base, "_load_id") as plant:
         plant(first_load)  # a raw row of the export's load again
         assert "ERROR=0" in wh.dbt(*test, variables=daily)
         assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
         plant(new_load)
         assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
-
-
-@contextlib.contextmanager
-def _planted(wh, table: str, column: str) -> Iterator[Callable[[object], None]]:
-    """plant(value) copies one row of `table` whose `column` is value; the table is restored afterwards."""
-    kept = table + "__kept"
-    wh.query(f"create table {kept} as select * from {table}")
-    try:
-        yield lambda value: wh.query(f"insert into {table} select * from {table} where {column} = %s limit 1", (value,))
-    finally:
-        wh.query(f"truncate {table}; insert into {table} select * from {kept}")
-        wh.query(f"drop table {kept}")

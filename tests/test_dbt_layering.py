@@ -102,8 +102,8 @@ def test_every_large_keyed_model_is_indexed_on_its_key(manifest: dict) -> None:
 
 def test_every_model_key_is_guarded_by_a_constraint_or_tests(manifest: dict) -> None:
     """A contracted mart's primary key is a `primary_key` constraint that PostgreSQL enforces on every insert, so no
-    data test repeats it; every other model keeps a `unique_not_null` (or `unique_combination`) test on its grain. Base models
-    hold one row per raw row: `funnel reconcile` counts them against raw (raw = staged + duplicate + rejected)."""
+    data test repeats it; every other model keeps a `unique_not_null` (or `unique_combination`) test on its grain.
+    Base models hold one row per raw row: `funnel reconcile` counts them against raw (staged + duplicate + rejected)."""
     tested = {
         node["attached_node"]
         for node in manifest["nodes"].values()

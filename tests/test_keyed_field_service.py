@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from dbt_helpers import InProcessDbt, differing_rows, write_csv
+from dbt_helpers import InProcessDbt, differing_rows, planted, write_csv
 
 from orchestration.ingest.generators.field_crm import generate_field_crm
 
@@ -142,6 +142,7 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
     assert (
         wh.scalar(f"select count(*) from {prop.relation('fct_lead_conversions')} where quote_number = 'Q-LATE-1'") >= 3
     )
+    assert_staged_views_test_the_keys_of_the_new_loads(wh, prop)
 
     header, rows = read(drop / "jobs__late.csv")
     rows[0][header.index("status")] = "scheduled"
@@ -152,3 +153,22 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
 
     prop.build(D3)
     assert_keyed_equal_full_refresh(wh, prop, oracle, D3, "keys")
+
+
+def assert_staged_views_test_the_keys_of_the_new_loads(wh, prop: FieldServiceDbt) -> None:
+    """A staged view's tests check the keys its base's last run took from new loads (meta test_scope {column}): a
+    lead staged twice that no new load carries passes them and fails them with test_scope all; the same for a lead
+    of the drop fails them."""
+    base = prop.relation("base_field_crm__leads")
+    dropped = wh.scalar(f"select min(lead_id) from {base} where _source_file = 'leads__late.csv'")
+    other = wh.scalar(
+        f"select min(lead_id) from {base} where row_disposition = 'staged'"
+        f" and lead_id not in (select lead_id from {base} where _source_file = 'leads__late.csv')"
+    )
+    unique = ("test", "--select", "stg_field_crm__leads,test_name:unique_not_null")
+    with planted(wh, base, "lead_id", where="row_disposition = 'staged'") as plant:
+        plant(other)
+        assert prop(*unique, source_dt=D2)
+        assert not prop(*unique, source_dt=D2, test_scope="all", expect_ok=False)
+        plant(dropped)
+        assert not prop(*unique, source_dt=D2, expect_ok=False)

@@ -65,16 +65,23 @@
 {%- endmacro %}
 
 {#-
-  For a model of one row per raw row (meta.test_scope 'loads'): a predicate on the loads the base models it reads
-  (keyed by_load) took in their last runs; none (all rows) when one of them ran in full or never ran. Load ids
-  are global, so the loads are listed, not bounded by one mark; `= any(array(...))` reaches into a view's union.
+  For a view over base models that are keyed by load: a predicate on what the loads those bases took in their last
+  runs carry; none (all rows) when one of them ran in full or never ran.
+    meta.test_scope 'loads'             the rows of those loads (a model of one row per raw row: privacy_raw_rows);
+    meta.test_scope {column: lead_id}   the rows whose lead_id one of those loads carries, and the rows without one
+                                        (a staged view: a new load can stage a key or unstage one of its versions,
+                                        so a key it does not carry keeps its rows as the last test saw them).
+  Values are listed, not bounded by one mark (load ids are global); `= any(array(...))` reaches into a view's union.
+  A changed seed or model is not a load: a build whose project files changed tests every row (build_state).
 -#}
 {% macro tested_loads() -%}
     {%- if not execute or test_scope() == 'all' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
-    {%- if node is none or (node.config.meta or {}).get('test_scope') != 'loads' -%}
+    {%- set scope = (node.config.meta or {}).get('test_scope') if node is not none else none -%}
+    {%- set column = '_load_id' if scope == 'loads' else (scope.get('column') if scope is mapping else none) -%}
+    {%- if column is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set loads = [] -%}
@@ -90,7 +97,7 @@
                 {{ return(none) }}
             {%- endif -%}
             {%- do loads.append(
-                'select _load_id from ' ~ relation ~ ' where _load_id > '
+                'select ' ~ column ~ ' from ' ~ relation ~ ' where _load_id > '
                 ~ (state.previous_load_marks.get(parent.alias) or 0)
             ) -%}
         {%- endif -%}
@@ -98,7 +105,7 @@
     {%- if not loads -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return('_load_id = any(array(' ~ loads | join(' union ') ~ '))') }}
+    {{ return('(' ~ column ~ ' = any(array(' ~ loads | join(' union ') ~ ')) or ' ~ column ~ ' is null)') }}
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}

@@ -237,9 +237,12 @@ def build(
         echo(f"nothing to do: this build passed at {passed_at}, nothing landed or changed since (--force builds)")
         return
     invocations = [args]
-    skip_unit_tests = build_state.unit_test_exclusion(inputs, every_test=full_refresh or all_tests)
-    if skip_unit_tests:
+    tests = build_state.test_plan(inputs, every_test=full_refresh or all_tests)
+    if not tests.runs_unit_tests:
         echo("unit tests: passed on this code already, not run again (--all-tests runs them)")
+    elif tests.every_row and not (full_refresh or all_tests):
+        echo("not passed on these project files yet: unit tests run and data tests check every row")
+        variables["test_scope"] = "all"
     stale = [] if full_refresh else _stale_incremental_models(inputs, variables, target)
     if stale and (select or exclude):
         typer.echo(
@@ -253,7 +256,7 @@ def build(
         invocations = [["build", "--exclude", *descendants], ["build", "--full-refresh", "--select", *descendants]]
     build_state.starting(inputs)
     for invocation in invocations:
-        report = run_build([*invocation, *skip_unit_tests], variables, target=target, verbose=verbose, say=echo)
+        report = run_build([*invocation, *tests.dbt_args], variables, target=target, verbose=verbose, say=echo)
         if not verbose:
             echo(report.summary())
         if report.returncode != 0:
@@ -262,7 +265,7 @@ def build(
     if report.returncode != 0:
         raise FunnelError("dbt build failed", "see the failures above; --verbose shows dbt's full log")
     build_state.finished(inputs, build_state.node_digests(read_manifest()))
-    if not skip_unit_tests:
+    if tests.runs_unit_tests:
         build_state.unit_tests_finished(inputs)
     if len(invocations) == 1 and (report.nothing_selected or (not verbose and report.total == 0)):
         typer.echo(

@@ -184,10 +184,25 @@ def unit_tests_passed(inputs: BuildInputs, conn: Connection | None = None) -> bo
     return row is not None
 
 
-def unit_test_exclusion(inputs: BuildInputs, *, every_test: bool) -> list[str]:
-    """The dbt arguments that leave a build's unit tests out: none (they run) when every test is asked for
-    (--full-refresh, --all-tests, the weekly replay) or a file changed since they passed."""
-    return [] if every_test or not unit_tests_passed(inputs) else ["--exclude-resource-type", "unit_test"]
+@dataclass(frozen=True)
+class TestPlan:
+    """What a build step's tests cover. When every test is asked for (--full-refresh, --all-tests, the weekly
+    replay) or a project file changed since the step's unit tests passed (a model, macro, test or seed: nothing a
+    load records), unit tests run and data tests check every row; otherwise unit tests are left out and data tests
+    check what the run changed (macros/tests/test_scope.sql)."""
+
+    dbt_args: list[str]  # appended to `dbt build`
+    every_row: bool  # var test_scope: all
+
+    @property
+    def runs_unit_tests(self) -> bool:
+        return not self.dbt_args
+
+
+def test_plan(inputs: BuildInputs, *, every_test: bool) -> TestPlan:
+    if every_test or not unit_tests_passed(inputs):
+        return TestPlan([], every_row=True)
+    return TestPlan(["--exclude-resource-type", "unit_test"], every_row=False)
 
 
 def unit_tests_finished(inputs: BuildInputs, conn: Connection | None = None) -> None:

@@ -356,15 +356,18 @@ def run_dbt_build(
         context.log.warning(f"code changed since the last build: {', '.join(sorted(stale & ours))}; --full-refresh")
         full_refresh = True
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
-    skip_unit_tests = build_state.unit_test_exclusion(inputs, every_test=full_refresh or bool(scope))
-    args += skip_unit_tests
+    tests = build_state.test_plan(inputs, every_test=full_refresh or bool(scope))
+    args += tests.dbt_args
+    if tests.every_row and not (full_refresh or scope):
+        context.log.info("not passed on these project files yet: unit tests run and data tests check every row")
+        variables = {**variables, "test_scope": "all"}
     context.log.info(f"dbt {' '.join(args)} with vars {json.dumps(dict(variables))}")
     build_state.starting(inputs)
     with run_var_environ(variables):  # dagster-dbt starts dbt inside cli(), copying os.environ
         invocation = dbt.cli(args, context=context)
     yield from _events_with_metadata(invocation)
     build_state.finished(inputs, build_state.node_digests(MANIFEST))
-    if not skip_unit_tests:
+    if tests.runs_unit_tests:
         build_state.unit_tests_finished(inputs)
 
 
