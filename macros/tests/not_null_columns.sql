@@ -1,7 +1,8 @@
 {#-
   Generic test: none of `column_names` is null, checked in one scan of the model (one not_null test per column
   would read the table once per column). Each failing row says which of the columns are null.
-  Usage (model level; the key has its own unique_not_null test):
+  Usage (model level; the key has its own unique_not_null test; a model with a unique_combination test names its
+  required columns there, in its `not_null` argument):
     data_tests:
       - not_null_columns:
           arguments:
