@@ -22,12 +22,17 @@
     {{ return('all' if flags.FULL_REFRESH else scope) }}
 {%- endmacro %}
 
-{#- The window (column, grain) of the windowed model a test checks, or none: all rows are checked. -#}
-{% macro tested_window(relation) -%}
+{#- The node of the model a generic test checks; none when the test checks every row (test_scope all). -#}
+{% macro _tested_node() -%}
     {%- if not execute or test_scope() == 'all' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {{ return(graph.nodes.get(model.get('attached_node') or '')) }}
+{%- endmacro %}
+
+{#- The window (column, grain) of the windowed model a test checks, or none: all rows are checked. -#}
+{% macro tested_window(relation) -%}
+    {%- set node = _tested_node() -%}
     {%- if node is none or node.config.materialized != 'incremental' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -54,10 +59,7 @@
 
 {#- The keys a keyed model's last run rebuilt, as a predicate; none when all rows are to be checked. -#}
 {% macro tested_keys() -%}
-    {%- if not execute or test_scope() == 'all' -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- set node = _tested_node() -%}
     {%- if node is none or not keyed_config(node) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -75,10 +77,7 @@
   A changed seed or model is not a load: a build whose project files changed tests every row (build_state).
 -#}
 {% macro tested_loads() -%}
-    {%- if not execute or test_scope() == 'all' -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- set node = _tested_node() -%}
     {%- set scope = (node.config.meta or {}).get('test_scope') if node is not none else none -%}
     {%- set column = '_load_id' if scope == 'loads' else (scope.get('column') if scope is mapping else none) -%}
     {%- if column is none -%}
