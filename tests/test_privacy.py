@@ -276,3 +276,64 @@ def test_a_region_scoped_build_holds_exactly_the_records_of_its_regions(built: W
     assert 0 < wh.scalar(calls.format("eu")) < wh.scalar(calls.format("dev"))  # uk and us branches are out
     refused = wh.dbt("compile", "--select", "fct_jobs", variables={"regions": "eu'; drop"}, expect_ok=False)
     assert "var regions=" in refused and "is invalid" in refused
+
+
+def test_retention_follows_the_policy_precedence(built: Warehouse) -> None:
+    """compliance_retention_date on the shipped seed (seeds/compliance/compliance_retention_policies.csv): the policy
+    of (region, family), else (region, default), else (unassigned, family), else (unassigned, default). The days
+    below are read off the seed by hand."""
+    expected = {
+        "activities": {"eu": 730, "uk": 730, "us": 2555, "row": 1825, "mars": 365, None: 365},
+        "pipeline_events": {"eu": 1095, "uk": 1095, "us": 2555, "ch": 1095, "mars": 365, None: 365},
+    }
+    for family, days in expected.items():
+        values = ", ".join(
+            f"({'cast(null as text)' if region is None else repr(region)}, date '2024-01-01')" for region in days
+        )
+        inline = (
+            f"select p.region, {{{{ compliance_retention_date('p.region', '{family}', 'p.event_date') }}}}"
+            f" - p.event_date as days from (values {values}) as p (region, event_date)"
+        )
+        compiled = built.dbt("compile", "--quiet", "--inline", inline).strip()
+        assert dict(built.query(compiled)) == days, (family, compiled)
+
+
+def test_region_and_consent_take_the_first_subject_with_a_known_value(built: Warehouse) -> None:
+    """compliance_region / compliance_consent over seed rows planted for this test: the first subject (deal, then
+    owner) with a value wins; a region not in compliance_regions or of another source system counts as none; the
+    latest consent wins (undated last, then by value); nothing known gives the defaults."""
+    assignments = [
+        ("pipedrive", "deal", "1", "uk"), ("pipedrive", "deal", "1", "eu"), ("pipedrive", "user", "7", "us"),
+        ("pipedrive", "deal", "2", "atlantis"), ("field_crm", "deal", "3", "ch"),
+    ]  # fmt: skip
+    consents = [
+        ("pipedrive", "deal", "1", "granted", "2024-01-01"), ("pipedrive", "deal", "1", "withdrawn", "2024-06-01"),
+        ("pipedrive", "deal", "2", "granted", None), ("pipedrive", "deal", "2", "denied", "2023-01-01"),
+        ("pipedrive", "deal", "5", "b", None), ("pipedrive", "deal", "5", "a", None),
+        ("pipedrive", "user", "7", "granted", "2024-01-01"),
+    ]  # fmt: skip
+    expected = {  # (deal, owner) -> (region, consent)
+        ("1", "7"): ("eu", "withdrawn"),
+        ("2", "7"): ("us", "denied"),
+        ("3", None): ("unassigned", "unknown"),
+        (None, "7"): ("us", "granted"),
+        ("5", None): ("unassigned", "a"),
+    }
+    subjects = "[['deal', 'p.deal_id'], ['user', 'p.owner_id']]"
+    values = ", ".join(
+        "(" + ", ".join("cast(null as text)" if v is None else repr(v) for v in key) + ")" for key in expected
+    )
+    inline = (
+        f"select p.deal_id, p.owner_id, {{{{ compliance_region('pipedrive', {subjects}) }}}},"
+        f" {{{{ compliance_consent('pipedrive', {subjects}) }}}} from (values {values}) as p (deal_id, owner_id)"
+    )
+    compiled = built.dbt("compile", "--quiet", "--inline", inline).strip()
+    seeds = "dev_seeds"
+    try:
+        for row in assignments:
+            built.query(f"insert into {seeds}.compliance_region_assignments values (%s, %s, %s, %s)", row)
+        for row in consents:
+            built.query(f"insert into {seeds}.compliance_consents values (%s, %s, %s, %s, %s)", row)
+        assert {(d, o): (r, c) for d, o, r, c in built.query(compiled)} == expected, compiled
+    finally:
+        built.query(f"truncate {seeds}.compliance_region_assignments, {seeds}.compliance_consents")

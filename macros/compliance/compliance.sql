@@ -8,65 +8,94 @@
     compliance_default_consent         'unknown'
     compliance_default_retention_days  365 (the shortest period, used when no policy matches at all)
 
-  Each macro is a scalar SQL expression (correlated lookups on the small seeds), usable in any select list.
+  Each macro is a scalar SQL expression (a lookup in its seed, read once per query), usable in any select list.
 -#}
 
-{#- Region of the first subject with an assignment to a region listed in compliance_regions. -#}
-{% macro compliance_region(source_system, subjects) -%}
+{#-
+  The seeds are read once per query, into a map '<subject_type>:<subject_id>' -> value (an uncorrelated subquery:
+  PostgreSQL runs it once); each row only looks its subjects up. A lookup correlated with each row ran once per
+  row and subject: millions of scans of a seed in one full build at L.
+-#}
+{% macro _compliance_value(map_sql, subjects, default) -%}
     coalesce(
         {%- for subject_type, subject_expr in subjects %}
-        (
-            select assignment.region
-            from {{ ref('compliance_region_assignments') }} as assignment
-            inner join {{ ref('compliance_regions') }} as known_region
-                on assignment.region = known_region.region
-            where
-                assignment.source_system = '{{ source_system }}'
-                and assignment.subject_type = '{{ subject_type }}'
-                and assignment.subject_id = cast({{ subject_expr }} as text)
-            order by assignment.region
-            limit 1
-        ),
+        {{ map_sql }} ->> ('{{ subject_type }}:' || cast({{ subject_expr }} as text)),
         {%- endfor %}
-        '{{ var("compliance_default_region", "unassigned") }}'
+        '{{ default }}'
     )
 {%- endmacro %}
 
-{% macro compliance_consent(source_system, subjects) -%}
-    coalesce(
-        {%- for subject_type, subject_expr in subjects %}
+{#- Region of the first subject with an assignment to a region listed in compliance_regions (the first region in
+    alphabetical order when a subject has several). -#}
+{% macro compliance_region(source_system, subjects) -%}
+    {%- set region_by_subject -%}
         (
-            select consent.gdpr_consent
-            from {{ ref('compliance_consents') }} as consent
-            where
-                consent.source_system = '{{ source_system }}'
-                and consent.subject_type = '{{ subject_type }}'
-                and consent.subject_id = cast({{ subject_expr }} as text)
-            order by consent.recorded_at desc nulls last, consent.gdpr_consent
-            limit 1
-        ),
-        {%- endfor %}
-        '{{ var("compliance_default_consent", "unknown") }}'
-    )
+            select jsonb_object_agg(assigned.subject_key, assigned.region)
+            from (
+                select
+                    assignment.subject_type || ':' || assignment.subject_id as subject_key,
+                    min(assignment.region) as region
+                from {{ ref('compliance_region_assignments') }} as assignment
+                inner join {{ ref('compliance_regions') }} as known_region
+                    on assignment.region = known_region.region
+                where
+                    assignment.source_system = '{{ source_system }}'
+                    and assignment.subject_type is not null
+                    and assignment.subject_id is not null
+                group by assignment.subject_type, assignment.subject_id
+            ) as assigned
+        )
+    {%- endset -%}
+    {{ _compliance_value(region_by_subject, subjects, var("compliance_default_region", "unassigned")) }}
+{%- endmacro %}
+
+{#- Consent of the first subject with a recorded consent: its latest (recorded_at; undated last, then by value). -#}
+{% macro compliance_consent(source_system, subjects) -%}
+    {%- set consent_by_subject -%}
+        (
+            select jsonb_object_agg(latest.subject_key, latest.gdpr_consent)
+            from (
+                select distinct on (consent.subject_type, consent.subject_id)
+                    consent.subject_type || ':' || consent.subject_id as subject_key,
+                    consent.gdpr_consent
+                from {{ ref('compliance_consents') }} as consent
+                where
+                    consent.source_system = '{{ source_system }}'
+                    and consent.subject_type is not null
+                    and consent.subject_id is not null
+                order by
+                    consent.subject_type,
+                    consent.subject_id,
+                    consent.recorded_at desc nulls last,
+                    consent.gdpr_consent
+            ) as latest
+        )
+    {%- endset -%}
+    {{ _compliance_value(consent_by_subject, subjects, var("compliance_default_consent", "unknown")) }}
 {%- endmacro %}
 
 {#-
   Last day a record may be kept: event date + retention_days of the first policy found in the order
   (region, family), (region, 'default'), ('unassigned', family), ('unassigned', 'default').
+  The policies are read once per query, into a map region -> days, like the lookups above.
 -#}
 {% macro compliance_retention_date(region_expr, table_family, event_date_expr) -%}
-    cast({{ event_date_expr }} as date) + coalesce(
+    {%- set days_by_region -%}
         (
-            select policy.retention_days
-            from {{ ref('compliance_retention_policies') }} as policy
-            where
-                policy.region in ({{ region_expr }}, 'unassigned')
-                and policy.table_family in ('{{ table_family }}', 'default')
-            order by
-                (policy.region = {{ region_expr }}) desc,
-                (policy.table_family = '{{ table_family }}') desc
-            limit 1
-        ),
+            select jsonb_object_agg(first_policy.region, first_policy.retention_days)
+            from (
+                select distinct on (policy.region)
+                    policy.region,
+                    policy.retention_days
+                from {{ ref('compliance_retention_policies') }} as policy
+                where policy.table_family in ('{{ table_family }}', 'default') and policy.region is not null
+                order by policy.region, (policy.table_family = '{{ table_family }}') desc
+            ) as first_policy
+        )
+    {%- endset -%}
+    cast({{ event_date_expr }} as date) + coalesce(
+        cast({{ days_by_region }} ->> {{ region_expr }} as integer),
+        cast({{ days_by_region }} ->> 'unassigned' as integer),
         {{ var("compliance_default_retention_days", 365) | int }}
     )
 {%- endmacro %}

@@ -13,13 +13,15 @@
 
 select
     {{ columns | join(', ') }},
-    count(*) as rows_count,
+    count(*) as rows_count
+    {%- if not_null %},
     concat_ws(
         ', '
         {%- for name in not_null %},
         case when bool_or({{ name }} is null) then '{{ name }}' end
         {%- endfor %}
     ) as null_columns
+    {%- endif %}
 from {{ model }}
 group by {{ columns | join(', ') }}
 having
