@@ -330,10 +330,10 @@ def test_region_and_consent_take_the_first_subject_with_a_known_value(built: War
     compiled = built.dbt("compile", "--quiet", "--inline", inline).strip()
     seeds = "dev_seeds"
     try:
-        for row in assignments:
-            built.query(f"insert into {seeds}.compliance_region_assignments values (%s, %s, %s, %s)", row)
-        for row in consents:
-            built.query(f"insert into {seeds}.compliance_consents values (%s, %s, %s, %s, %s)", row)
+        for assignment in assignments:
+            built.query(f"insert into {seeds}.compliance_region_assignments values (%s, %s, %s, %s)", assignment)
+        for consent in consents:
+            built.query(f"insert into {seeds}.compliance_consents values (%s, %s, %s, %s, %s)", consent)
         assert {(d, o): (r, c) for d, o, r, c in built.query(compiled)} == expected, compiled
     finally:
         built.query(f"truncate {seeds}.compliance_region_assignments, {seeds}.compliance_consents")
