@@ -240,7 +240,7 @@ def build(
     tests = build_state.test_plan(inputs, every_test=full_refresh or all_tests)
     if not tests.runs_unit_tests:
         echo("unit tests: passed on this code already, not run again (--all-tests runs them)")
-    elif tests.every_row and not (full_refresh or all_tests):
+    elif tests.files_changed:
         echo("not passed on these project files yet: unit tests run and data tests check every row")
         variables["test_scope"] = "all"
     stale = [] if full_refresh else _stale_incremental_models(inputs, variables, target)

@@ -192,7 +192,7 @@ class TestPlan:
     check what the run changed (macros/tests/test_scope.sql)."""
 
     dbt_args: list[str]  # appended to `dbt build`
-    every_row: bool  # var test_scope: all
+    files_changed: bool  # every row because of the files, not asked for: the caller sets var test_scope all
 
     @property
     def runs_unit_tests(self) -> bool:
@@ -200,9 +200,11 @@ class TestPlan:
 
 
 def test_plan(inputs: BuildInputs, *, every_test: bool) -> TestPlan:
-    if every_test or not unit_tests_passed(inputs):
-        return TestPlan([], every_row=True)
-    return TestPlan(["--exclude-resource-type", "unit_test"], every_row=False)
+    if every_test:
+        return TestPlan([], files_changed=False)
+    if not unit_tests_passed(inputs):
+        return TestPlan([], files_changed=True)
+    return TestPlan(["--exclude-resource-type", "unit_test"], files_changed=False)
 
 
 def unit_tests_finished(inputs: BuildInputs, conn: Connection | None = None) -> None:

@@ -358,7 +358,7 @@ def run_dbt_build(
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     tests = build_state.test_plan(inputs, every_test=full_refresh or bool(scope))
     args += tests.dbt_args
-    if tests.every_row and not (full_refresh or scope):
+    if tests.files_changed:
         context.log.info("not passed on these project files yet: unit tests run and data tests check every row")
         variables = {**variables, "test_scope": "all"}
     context.log.info(f"dbt {' '.join(args)} with vars {json.dumps(dict(variables))}")
