@@ -121,8 +121,12 @@
     {#- every var is validated on every run, also those this run does not use (a first run is a full refresh) -#}
     {%- set end = source_dt_date() -%}
     {%- set backfill, horizon = backfill_period(), months_horizon() -%}
-    {%- if is_incremental() -%}
+    {%- set late = window_late() -%}
+    {%- if is_incremental() and not (late is not none and late.all) -%}
         {%- set start = end - modules.datetime.timedelta(days=backfill) -%}
+        {%- if late is not none and late.onward_from is not none and late.onward_from < start -%}
+            {%- set start = late.onward_from -%}
+        {%- endif -%}
     {%- elif horizon is not none -%}
         {%- set start = _month_start(end, horizon - 1) -%}
     {%- else -%}
@@ -137,13 +141,19 @@
     {{ return((start, end)) }}
 {%- endmacro %}
 
-{#- Predicate keeping `column` (a date, or a month-start date for grain='month') inside the run's window. -#}
+{#-
+  Predicate keeping `column` (a date, or a month-start date for grain='month') inside the run's window, and on
+  the run's late days (macros/incremental_late.sql).
+-#}
 {% macro window_filter(column, grain='day') -%}
     {%- set start, end = window_bounds(grain) -%}
+    {%- set late = window_late_filter(column, grain, start) -%}
+    {%- if late is not none %}(({% endif -%}
     {%- if start is not none -%}
         {{ column }} >= cast('{{ start.isoformat() }}' as date) and
     {% endif -%}
     {{ column }} < cast('{{ (end + modules.datetime.timedelta(days=1)).isoformat() }}' as date)
+    {%- if late is not none %}) or {{ late }}){% endif -%}
 {%- endmacro %}
 
 {#-
@@ -156,6 +166,10 @@
 -#}
 {% macro window_filter_at(column, grain='day') -%}
     {%- set start, end = window_bounds(grain) -%}
+    {%- if window_late_filter(to_business_date(column), grain, start) is not none -%}
+        {#- the late days lie outside the range: the date test alone -#}
+        {{ return(window_filter(to_business_date(column), grain)) }}
+    {%- endif -%}
     {%- set tz = business_timezone() -%}
     {%- set after = end + modules.datetime.timedelta(days=1) -%}
     {%- if start is not none -%}
@@ -193,6 +207,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_window() }}",
+        post_hook="{{ window_record() }}",
     ) }}
 {%- endmacro %}
 

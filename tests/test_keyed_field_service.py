@@ -6,10 +6,14 @@ by its keys, every keyed model compared whole with a fresh full refresh (schema 
   2. a late drop: a lead's new version moves it to another quote, takes another lead's phone and a new e-mail; a
      new lead without a quote shares a third lead's phone; a lead loses its e-mail (its customer resolves by
      phone now); a booking's amount changes; a new booking and a closed job dated after the as-of date; a bad
-     flag of a lead by lead id; a loss re-dated;
+     flag of a lead by lead id; a loss re-dated; a job closed long before the window (a new customer's first
+     transaction) and a new version of an old day's call metrics: facts dated before every window, which the
+     windowed tables take as late days;
   3. the job of the drop replaced (`--replace`, scheduled now): the keyed models rebuild whole;
   4. the as-of date crosses a month end.
-Runs 1, 2 and 4 go by keys (the state table says so), run 3 whole.
+Runs 1, 2 and 4 go by keys (the state table says so), run 3 whole. The windowed tables built on them
+(lead_funnel_daily, lead_funnel_monthly, metrics_daily, sales_performance_monthly) are compared whole too: a run
+replaces its window and the late days its keyed inputs rewrote before it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ KEYED = {
     "dim_customers": "marts",
     "lead_cohort_monthly": "marts",
 }  # fmt: skip
+WINDOWED = ("lead_funnel_daily", "lead_funnel_monthly", "metrics_daily", "sales_performance_monthly")
 
 
 class FieldServiceDbt(InProcessDbt):
@@ -48,7 +53,7 @@ class FieldServiceDbt(InProcessDbt):
              source_dt=source_dt, full_refresh=full_refresh)  # fmt: skip
 
     def relation(self, model: str) -> str:
-        return f"{self.schema}_{KEYED[model]}.{model}"
+        return f"{self.schema}_{KEYED.get(model, 'marts')}.{model}"
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +111,15 @@ def late_drop(export: Path, folder: Path) -> None:
     job = list(jobs[0])
     job[jcol["job_id"]], job[jcol["quote_number"]] = "J-LATE-1", "Q-LATE-1"
     job[jcol["job_date"]], job[jcol["status"]] = "2025-03-30", "closed"
-    write_csv(folder / "jobs__late.csv", header, [job])
+    early = list(jobs[1])
+    early[jcol["job_id"]], early[jcol["status"]], early[jcol["job_date"]] = "J-LATE-2", "completed", "2025-02-03"
+    early[jcol["revenue"]], early[jcol["customer_email"]] = "1234.50", "first.time@example.com"
+    write_csv(folder / "jobs__late.csv", header, [job, early])
+
+    header, calls = read(export / "user_performance.csv")
+    recounted = list(calls[3])
+    recounted[header.index("calls_made")] = str(int(recounted[header.index("calls_made")]) + 7)
+    write_csv(folder / "user_performance__late.csv", header, [recounted])
 
     header, _ = read(export / "bad_leads.csv")
     flag = {"lead_id": with_phone[40][col["lead_id"]], "quote_number": "", "reason": "spam", "flagged_at": "2025-03-25"}
@@ -120,7 +133,7 @@ def late_drop(export: Path, folder: Path) -> None:
 
 def assert_keyed_equal_full_refresh(wh, prop: FieldServiceDbt, oracle: FieldServiceDbt, day: date, mode: str) -> None:
     oracle.build(day, full_refresh=True)
-    for model in KEYED:
+    for model in [*KEYED, *WINDOWED]:
         assert differing_rows(wh, prop.relation(model), oracle.relation(model)) == 0, (
             f"{model}: differs from a full refresh at {day}"
         )
@@ -142,6 +155,7 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
     assert (
         wh.scalar(f"select count(*) from {prop.relation('fct_lead_conversions')} where quote_number = 'Q-LATE-1'") >= 3
     )
+    assert late_days_replaced(wh, prop) == {model: True for model in WINDOWED}
     assert_staged_views_test_the_keys_of_the_new_loads(wh, prop)
 
     header, rows = read(drop / "jobs__late.csv")
@@ -150,9 +164,18 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
     wh.load(drop, "field_crm", replace=True)
     prop.build(D2)
     assert_keyed_equal_full_refresh(wh, prop, oracle, D2, "full")
+    assert late_days_replaced(wh, prop) == {model: None for model in WINDOWED}  # every day
 
     prop.build(D3)
     assert_keyed_equal_full_refresh(wh, prop, oracle, D3, "keys")
+
+
+def late_days_replaced(wh, prop: FieldServiceDbt) -> dict[str, bool | None]:
+    """Per windowed model, whether its last run replaced late days outside its window (None: every day)."""
+    state = dict(
+        wh.query("select relation_name, cardinality(late_days) > 0 from prop_intermediate.funnel_window_state")
+    )
+    return {model: state[prop.relation(model)] for model in WINDOWED}
 
 
 def assert_staged_views_test_the_keys_of_the_new_loads(wh, prop: FieldServiceDbt) -> None:

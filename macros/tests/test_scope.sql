@@ -57,6 +57,32 @@
     and {{ column }} < cast('{{ (end + modules.datetime.timedelta(days=1)).isoformat() }}' as date)
 {%- endmacro %}
 
+{#-
+  The late days the tested windowed model's last run replaced outside its window (macros/incremental_late.sql), as a
+  predicate on `column`; 'all' when that run replaced every day; none when there were none.
+-#}
+{% macro tested_late_days(column, grain) -%}
+    {%- set node = _tested_node() -%}
+    {%- if node is none or not ((node.config.meta or {}).get('window') or {}).get('late') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- set state = _window_relation_state(_keyed_name(relation)) -%}
+    {%- if state is none or state.every_day -%}
+        {{ return('all') }}
+    {%- endif -%}
+    {%- if state.late_days == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set days = "(select late_days from " ~ _window_state_relation() ~ " where relation_name = '"
+        ~ _keyed_name(relation) ~ "')" -%}
+    {%- if grain == 'month' -%}
+        {{ return(column ~ " = any(array(select cast(date_trunc('month', late_day) as date) from unnest(" ~ days
+            ~ ") as late_day))") }}
+    {%- endif -%}
+    {{ return(column ~ ' = any(' ~ days ~ ')') }}
+{%- endmacro %}
+
 {#- The keys a keyed model's last run rebuilt, as a predicate; none when all rows are to be checked. -#}
 {% macro tested_keys() -%}
     {%- set node = _tested_node() -%}
@@ -122,8 +148,11 @@
     {%- if where -%}
         {%- do predicates.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- if window is not none -%}
-        {%- do predicates.append(run_window_filter(window[0], window[1])) -%}
+    {%- set late = tested_late_days(window[0], window[1]) if window is not none else none -%}
+    {%- if window is not none and late != 'all' -%}
+        {%- do predicates.append(
+            '(' ~ run_window_filter(window[0], window[1]) ~ (' or ' ~ late if late else '') ~ ')'
+        ) -%}
     {%- endif -%}
     {%- if keys is not none -%}
         {%- do predicates.append('(' ~ keys ~ ')') -%}

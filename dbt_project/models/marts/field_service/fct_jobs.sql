@@ -22,7 +22,7 @@
     changes=field_service_lifecycle_feeds(),
     events=[{'model': 'stg_field_crm__jobs', 'key': 'quote_number', 'on': 'job_date'}],
     parents=[{'model': 'int_field_service__customer_contacts', 'column': 'lifecycle_id'}],
-    log=['customer_id'],
+    log=['customer_id', 'job_date'],
 ) }}
 
 with

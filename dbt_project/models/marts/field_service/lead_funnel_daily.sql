@@ -1,6 +1,8 @@
 {{ config(
     unique_key=['funnel_date', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
-    meta={'window': {'column': 'funnel_date', 'grain': 'day'}},
+    meta={'window': {'column': 'funnel_date', 'grain': 'day', 'late': [
+        {'model': 'fct_lead_conversions', 'column': 'event_date'},
+    ]}},
 ) }}
 {{ windowed_incremental() }}
 {#-

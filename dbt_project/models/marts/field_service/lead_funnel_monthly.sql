@@ -1,6 +1,8 @@
 {{ config(
     unique_key=['funnel_month', 'lead_source_key', 'branch_key', 'sales_person_key', 'region'],
-    meta={'window': {'column': 'funnel_month', 'grain': 'month'}},
+    meta={'window': {'column': 'funnel_month', 'grain': 'month', 'late': [
+        {'model': 'fct_lead_conversions', 'column': 'event_date'},
+    ]}},
 ) }}
 {{ windowed_incremental() }}
 {#-

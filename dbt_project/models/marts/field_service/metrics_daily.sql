@@ -1,6 +1,8 @@
 {{ config(
     unique_key='metric_date',
-    meta={'window': {'column': 'metric_date', 'grain': 'day'}},
+    meta={'window': {'column': 'metric_date', 'grain': 'day', 'late': [
+        {'model': 'fct_jobs', 'column': 'job_date', 'onward': true},
+    ]}},
 ) }}
 {{ windowed_incremental() }}
 {#-

@@ -1,6 +1,9 @@
 {{ config(
     unique_key=['performance_month', 'sales_person_key', 'branch_key'],
-    meta={'window': {'column': 'performance_month', 'grain': 'month'}},
+    meta={'window': {'column': 'performance_month', 'grain': 'month', 'late': [
+        {'model': 'fct_lead_conversions', 'column': 'event_date'},
+        {'model': 'base_field_crm__user_performance', 'column': 'performance_date'},
+    ]}},
 ) }}
 {{ windowed_incremental() }}
 {#-

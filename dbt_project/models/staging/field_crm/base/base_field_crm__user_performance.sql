@@ -5,5 +5,5 @@
   (_field_crm__sources.yml), applied by staged_with_disposition (macros/field_crm).
   Incremental by load: a run takes the loads it does not hold yet (macros/incremental_keys.sql).
 -#}
-{{ keyed_incremental(key='_disposition_group', source='field_crm', by_load=true) }}
+{{ keyed_incremental(key='_disposition_group', source='field_crm', by_load=true, log=['performance_date']) }}
 {{ staged_with_disposition(source('field_crm', 'user_performance')) }}
