@@ -12,7 +12,8 @@
   (monthly models: every month that window touches, each recomputed whole from what its source holds for
   it, so a backfill of past days leaves a month consistent with the days already built after them). A full
   refresh builds everything up to source_dt (from the horizon start when `months` is set). Window bounds are
-  half-open in SQL: date >= start and date < end + 1.
+  half-open in SQL: date >= start and date < end + 1. A model that names late feeds (meta.window.late) also
+  replaces the late days its keyed inputs rewrote before the window (macros/incremental_late.sql).
 -#}
 
 {% macro _fail_var(name, value, expected) -%}

@@ -10,8 +10,10 @@
   each type happened that day (fct_lead_conversions), and flow ratios (events of the period over events of the
   period, e.g. bookings of the day / leads created that day: not a share of anything, may exceed 1; the cohort
   conversion is in lead_cohort_monthly). Jobs done = CLOSED jobs; scheduled (not done) jobs are counted apart.
-  A run replaces the window [source_dt - backfill_period, source_dt] (macros/incremental_window.sql); a row
-  depends only on the events of its own day (no day after source_dt). data_retention_date: the latest of its
+  A run replaces the window [source_dt - backfill_period, source_dt] (macros/incremental_window.sql) and the
+  earlier days of the events fct_lead_conversions rewrote since (late days, macros/incremental_late.sql: a booking
+  for a lead created weeks ago adds a quote on the lead's creation day); a row depends only on the events of its
+  own day (no day after source_dt). data_retention_date: the latest of its
   events' (a purge that removes them all removes the row).
 -#}
 with

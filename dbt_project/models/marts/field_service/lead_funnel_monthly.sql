@@ -7,7 +7,8 @@
 {{ windowed_incremental() }}
 {#-
   lead_funnel_daily rolled up to business months (funnel_month = first day), flow ratios recomputed from the
-  sums. A run replaces every month the daily window touches, re-summed from all the daily rows of that month.
+  sums. A run replaces every month the daily window and late days touch (macros/incremental_late.sql),
+  re-summed from all the daily rows of that month.
 -#}
 with
 

@@ -12,7 +12,9 @@
   after source_dt is counted. New customers: customers whose first transaction ever is that day;
   cumulative_customers: customers with a first transaction on or before it. Transactions are decided by the job's
   status, not by fct_jobs' as-of flags, and first transactions are taken from fct_jobs here: every value depends
-  only on the data and the row's date, so an incremental run equals a full refresh.
+  only on the data and the row's date, so an incremental run equals a full refresh. A run replaces its window and
+  every day from the earliest job date fct_jobs rewrote since (macros/incremental_late.sql: cumulative_customers of
+  every later day may change).
 -#}
 with
 

@@ -11,7 +11,8 @@
   revenue, summed from the days of lead_funnel_daily (the events of fct_lead_conversions by event date and the
   event's attribution; no day after source_dt), the flow ratio bookings of the month / quotes of the month
   (bookings_per_quote_flow_rate: not a share, may exceed 1), and the call metrics of user_performance (names
-  resolved like everywhere else). A run replaces every month the window touches, re-summed from all the daily rows
+  resolved like everywhere else). A run replaces every month the window and the late days
+  of fct_lead_conversions and the call metrics touch (macros/incremental_late.sql), re-summed from all the daily rows
   of that month (as lead_funnel_monthly).
 -#}
 -- depends_on: {{ ref('int_field_service__branch_regions') }}
