@@ -156,6 +156,7 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
         wh.scalar(f"select count(*) from {prop.relation('fct_lead_conversions')} where quote_number = 'Q-LATE-1'") >= 3
     )
     assert late_days_replaced(wh, prop) == {model: True for model in WINDOWED}
+    assert_windowed_tests_check_the_late_days(wh, prop)
     assert_staged_views_test_the_keys_of_the_new_loads(wh, prop)
 
     header, rows = read(drop / "jobs__late.csv")
@@ -176,6 +177,33 @@ def late_days_replaced(wh, prop: FieldServiceDbt) -> dict[str, bool | None]:
         wh.query("select relation_name, cardinality(late_days) > 0 from prop_intermediate.funnel_window_state")
     )
     return {model: state[prop.relation(model)] for model in WINDOWED}
+
+
+def assert_windowed_tests_check_the_late_days(wh, prop: FieldServiceDbt) -> None:
+    """The daily run's tests of the windowed tables pass (the monthly running sums over the late months too); a
+    broken row on a late day fails them, one on an earlier day that is not late passes them until test_scope all."""
+    assert prop("test", "--select", *WINDOWED, source_dt=D2)
+    table = prop.relation("lead_funnel_daily")
+    late = (
+        "select late_day from prop_intermediate.funnel_window_state, unnest(late_days) as late_day"
+        f" where relation_name = '{table}'"
+    )
+    late_day = wh.scalar(f"select min(late_day) from ({late}) as late")
+    quiet_day = wh.scalar(f"select min(funnel_date) from {table} where funnel_date not in ({late})")
+    assert late_day is not None and quiet_day is not None and quiet_day < D1  # before the run's window
+    relationship = ("test", "--select", "lead_funnel_daily,test_name:relationships")
+    wh.query(f"create table {table}__kept as select * from {table}")
+    try:
+        for day, in_scope in ((quiet_day, False), (late_day, True)):
+            wh.query(
+                f"update {table} set sales_person_key = 'nobody'"
+                f" where ctid = (select ctid from {table} where funnel_date = %s limit 1)",
+                (day,),
+            )
+            assert prop(*relationship, source_dt=D2, expect_ok=False) is not in_scope, day
+        assert not prop(*relationship, source_dt=D2, test_scope="all", expect_ok=False)
+    finally:
+        wh.query(f"truncate {table}; insert into {table} select * from {table}__kept; drop table {table}__kept")
 
 
 def assert_staged_views_test_the_keys_of_the_new_loads(wh, prop: FieldServiceDbt) -> None:

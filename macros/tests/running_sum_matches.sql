@@ -68,10 +68,14 @@ daily as (
         coalesce({{ daily_column }}, 0) as daily_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ daily_model }}
-    {#- the monthly side checks the run's months only (macros/tests/test_scope.sql): so does the daily side -#}
+    {#- the monthly side checks the run's months (and late months) only (macros/tests/test_scope.sql): so does
+        the daily side -#}
     {%- set window = tested_window(model) %}
-    {%- if window is not none %}
-    where {{ run_window_filter(daily_date_column, 'month') }}
+    {%- set late = tested_late_days(
+        "cast(date_trunc('month', " ~ daily_date_column ~ ") as date)", 'month'
+    ) if window is not none else none %}
+    {%- if window is not none and late != 'all' %}
+    where ({{ run_window_filter(daily_date_column, 'month') }}){{ ' or ' ~ late if late else '' }}
     {%- endif %}
 
 ),

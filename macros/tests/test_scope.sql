@@ -80,7 +80,8 @@
         {{ return(column ~ " = any(array(select cast(date_trunc('month', late_day) as date) from unnest(" ~ days
             ~ ") as late_day))") }}
     {%- endif -%}
-    {{ return(column ~ ' = any(' ~ days ~ ')') }}
+    {#- cast(... as date[]): an array expression; any((select ...)) would compare with the rows instead -#}
+    {{ return(column ~ ' = any(cast(' ~ days ~ ' as date[]))') }}
 {%- endmacro %}
 
 {#- The keys a keyed model's last run rebuilt, as a predicate; none when all rows are to be checked. -#}
