@@ -51,10 +51,37 @@ days as (
 
 ),
 
+first_transactions as (
+
+    select
+        first_transaction_date,
+        count(*) as new_customers
+    from customers
+    group by first_transaction_date
+
+),
+
+days_counted as (
+
+    -- the running count of customers in one ordered pass over the days (the spine is short), not a count over
+    -- all customers for each day: a run that replaces every day stays cheap
+    select
+        days.metric_date,
+        coalesce(first_transactions.new_customers, 0) as new_customers,
+        sum(coalesce(first_transactions.new_customers, 0)) over (order by days.metric_date) as cumulative_customers
+    from days
+    left join first_transactions
+        on days.metric_date = first_transactions.first_transaction_date
+
+),
+
 window_days as (
 
-    select metric_date
-    from days
+    select
+        metric_date,
+        new_customers,
+        cumulative_customers
+    from days_counted
     where {{ window_filter('metric_date', 'day') }}
 
 ),
@@ -72,16 +99,6 @@ sales as (
 
 ),
 
-first_transactions as (
-
-    select
-        first_transaction_date,
-        count(*) as new_customers
-    from customers
-    group by first_transaction_date
-
-),
-
 final as (
 
     select
@@ -91,17 +108,11 @@ final as (
         round(sales.total_sales / nullif(sales.transactions_count, 0), 2)::numeric(16, 2)
             as average_transaction_value,
         coalesce(sales.total_customers, 0)::integer as total_customers,
-        coalesce(first_transactions.new_customers, 0)::integer as new_customers,
-        (
-            select count(*)
-            from customers
-            where customers.first_transaction_date <= window_days.metric_date
-        )::integer as cumulative_customers
+        window_days.new_customers::integer as new_customers,
+        window_days.cumulative_customers::integer as cumulative_customers
     from window_days
     left join sales
         on window_days.metric_date = sales.metric_date
-    left join first_transactions
-        on window_days.metric_date = first_transactions.first_transaction_date
 
 )
 
