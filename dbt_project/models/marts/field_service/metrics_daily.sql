@@ -67,8 +67,9 @@ days_counted as (
     -- all customers for each day: a run that replaces every day stays cheap
     select
         days.metric_date,
-        coalesce(first_transactions.new_customers, 0) as new_customers,
-        sum(coalesce(first_transactions.new_customers, 0)) over (order by days.metric_date) as cumulative_customers
+        coalesce(first_transactions.new_customers, 0)::integer as new_customers,
+        (sum(coalesce(first_transactions.new_customers, 0)) over (order by days.metric_date))::integer
+            as cumulative_customers
     from days
     left join first_transactions
         on days.metric_date = first_transactions.first_transaction_date
@@ -103,13 +104,13 @@ final as (
 
     select
         window_days.metric_date,
+        window_days.new_customers,
+        window_days.cumulative_customers,
         coalesce(sales.total_sales, 0)::numeric(16, 2) as total_sales,
         coalesce(sales.transactions_count, 0)::integer as transactions_count,
         round(sales.total_sales / nullif(sales.transactions_count, 0), 2)::numeric(16, 2)
             as average_transaction_value,
-        coalesce(sales.total_customers, 0)::integer as total_customers,
-        window_days.new_customers::integer as new_customers,
-        window_days.cumulative_customers::integer as cumulative_customers
+        coalesce(sales.total_customers, 0)::integer as total_customers
     from window_days
     left join sales
         on window_days.metric_date = sales.metric_date
