@@ -216,6 +216,14 @@
     {{ return({'full': row[2], 'first': first, 'last': row[1]}) }}
 {%- endmacro %}
 
+{#- A select of the number of keyed model `name`'s last logged run (0: none), for the marks of its readers. -#}
+{% macro _keyed_last_run(name) -%}
+    {{ return(
+        "(select coalesce(max(run_number), 0) from " ~ _keyed_bookkeeping('funnel_keyed_log')
+        ~ " where relation_name = '" ~ _keyed_name(_keyed_relation(name)) ~ "')"
+    ) }}
+{%- endmacro %}
+
 {#- full or keys (see the top of this file); `full` while dbt parses. -#}
 {% macro keyed_mode() -%}
     {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}
@@ -495,10 +503,7 @@
         {%- do marks.append("'" ~ this.identifier ~ "', (select coalesce(max(_load_id), 0) from " ~ this ~ ")") -%}
     {%- endif -%}
     {%- for name in keyed.parents | map(attribute='model') | unique -%}
-        {%- do log_marks.append(
-            "'" ~ name ~ "', (select coalesce(max(run_number), 0) from " ~ log ~ " where relation_name = '"
-            ~ _keyed_name(_keyed_relation(name)) ~ "')"
-        ) -%}
+        {%- do log_marks.append("'" ~ name ~ "', " ~ _keyed_last_run(name)) -%}
     {%- endfor -%}
     {%- for column in keyed.log -%}
         {%- do logged.append(

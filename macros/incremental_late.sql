@@ -12,12 +12,12 @@
   Each feed's model logs `column` (keyed_incremental(log=[...]): the values of the rows each of its runs rewrote,
   before and after). An incremental run also replaces the logged days since the model's last run that fall before
   its window and on or before source_dt (their months for grain month); with `onward: true` every day from the
-  earliest of them (a running figure: cumulative customers). Days after source_dt are not in the table yet; a
-  window covers them when their day comes, and a run after a gap (its source_dt more than backfill_period days after
-  the last run's) covers every day since that run's source_dt. The run replaces everything (from the `months` horizon when set) when
-  it cannot know the days: a feed's runs since then include a full one or were pruned from its log, or the model
-  never recorded what it consumed. A run for a day before the latest build's as-of date (a backfill) replaces its
-  window only and leaves the late days to the next run for the latest day.
+  earliest of them (a running figure: cumulative customers). Days after source_dt are not in the table yet; a window
+  covers them when their day comes, and a run after a gap (its source_dt more than backfill_period days after the
+  last run's) covers every day since that run's source_dt. The run replaces everything (from the `months` horizon
+  when set) when it cannot know the days: a feed's runs since then include a full one or were pruned from its log,
+  or the model never recorded what it consumed. A run for a day before the latest build's as-of date (a backfill)
+  replaces its window only and leaves the late days to the next run for the latest day.
 
   What a run consumed (the feeds' run numbers) and the late days it replaced (for its tests:
   macros/tests/test_scope.sql) are kept in <intermediate schema>.funnel_window_state, written by the post-hook
@@ -71,9 +71,7 @@
             {%- set late.all = true -%}
         {%- endif -%}
         {%- set name = _keyed_name(_keyed_relation(feed.model)) -%}
-        {%- set last = run_query(
-            "select coalesce(max(run_number), 0) from " ~ log ~ " where relation_name = '" ~ name ~ "'"
-        ).rows[0][0] if _keyed_exists(log) else 0 -%}
+        {%- set last = run_query('select ' ~ _keyed_last_run(feed.model)).rows[0][0] if _keyed_exists(log) else 0 -%}
         {%- do marks.update({feed.model: last}) -%}
         {%- if not late.all and mark is not none and last > mark -%}
             {%- set days = run_query(
@@ -89,7 +87,9 @@
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return({'all': late.all, 'days': late.days | unique | sort | list, 'onward_from': late.onward_from, 'marks': marks}) }}
+    {{ return({
+        'all': late.all, 'days': late.days | unique | sort | list, 'onward_from': late.onward_from, 'marks': marks,
+    }) }}
 {%- endmacro %}
 
 {#-
@@ -162,8 +162,10 @@
     {%- set name = _keyed_name(this) -%}
     {%- set late = window_late() -%}
     {%- if late is not none and late.marks is none -%}
-        {{ return("update " ~ relation ~ " set late_days = '{}', recorded_at = clock_timestamp() where relation_name = '"
-            ~ name ~ "'") }}
+        {{ return(
+            "update " ~ relation ~ " set late_days = '{}', recorded_at = clock_timestamp()"
+            ~ " where relation_name = '" ~ name ~ "'"
+        ) }}
     {%- endif -%}
     {%- set marks = [] -%}
     {%- if late is not none -%}
@@ -172,12 +174,9 @@
         {%- endfor -%}
     {%- else -%}
         {#- a full build read every row its feeds held: their last runs so far -#}
-        {%- set log = _keyed_bookkeeping('funnel_keyed_log') -%}
+        {%- set logged = _keyed_exists(_keyed_bookkeeping('funnel_keyed_log')) -%}
         {%- for feed in feeds -%}
-            {%- do marks.append(
-                "'" ~ feed.model ~ "', " ~ ("(select coalesce(max(run_number), 0) from " ~ log ~ " where relation_name = '"
-                ~ _keyed_name(_keyed_relation(feed.model)) ~ "')" if _keyed_exists(log) else '0')
-            ) -%}
+            {%- do marks.append("'" ~ feed.model ~ "', " ~ (_keyed_last_run(feed.model) if logged else '0')) -%}
         {%- endfor -%}
     {%- endif -%}
     {%- if late is none or late.all -%}
