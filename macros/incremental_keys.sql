@@ -23,8 +23,9 @@
                      the as-of date of the last run to the end of this run's (macros/incremental_window.sql:
                      as_of_date), for a model that cuts its history at the as-of date. A backfill of past days
                      keeps the as-of date;
-            parents  {model, column, type?, key?}: the values of `column` in the rows a keyed parent rewrote
-                     since this model's last run, before and after (the parent logs them: its `log` columns),
+            parents  {model, column, type?, key?}: the values of `column` in the rows a keyed parent changed
+                     since this model's last run, before and after (the parent logs them: its `log` columns;
+                     a row its run wrote back as it was is no change),
                      cast to `type`; `key`, an expression of `logged_value`, maps them to the model's key;
             as_of_keys: the keys of the days the as-of date moved over (an expression of `as_of_day`), for a
                      model that reads the as-of date itself.
@@ -34,7 +35,7 @@
           dispositions of the copy groups / keys they touch (macros/staging); its affected keys are the keys
           of the rows it wrote.
   Either way the result equals a full refresh as of the same day (tests/test_reliability_properties.py).
-  What a run consumed is recorded in <intermediate schema>.funnel_keyed_state, what it rewrote (the `log`
+  What a run consumed is recorded in <intermediate schema>.funnel_keyed_state, what it changed (the `log`
   columns) in funnel_keyed_log and the keys it rewrote in funnel_keyed_rewritten (post-hook, same transaction as
   its writes); generic tests of a keyed model check those keys (macros/tests/test_scope.sql).
   Not seen: seeds and code (funnel build and Dagster rebuild what an edit reaches with --full-refresh,
@@ -476,15 +477,22 @@
     from ({{ keys }}) as affected (affected_key);
     analyze {{ _keyed_temp('keys') }};
     {%- if keyed.log %}
+    {#- the rewritten rows as they were, each with a digest of its whole row: keyed_record logs only the rows that
+        changed (a key is rewritten whole, most of its rows come back as they were) -#}
     create temporary table {{ _keyed_temp('before') }} on commit drop as
-    select distinct {{ keyed.log | join(', ') }}
-    from {{ target_relation }}
+    select {{ _keyed_log_columns(keyed) }}
+    from {{ target_relation }} as logged_row
     where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
     {%- endif %}
     delete from {{ target_relation }}
     where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
     {%- endif %}
     {{ get_insert_into_sql(target_relation, temp_relation, arg_dict['dest_columns']) }}
+{%- endmacro %}
+
+{#- The logged columns of a row (alias logged_row) and a digest of the whole row, to tell a changed row. -#}
+{% macro _keyed_log_columns(keyed) -%}
+    {{ return(keyed.log | join(', ') ~ ', md5(cast(logged_row as text)) as row_digest') }}
 {%- endmacro %}
 
 {#- Post-hook: record what the run consumed and, for its children, what it rewrote (same transaction). -#}
@@ -507,10 +515,8 @@
     {%- endfor -%}
     {%- for column in keyed.log -%}
         {%- do logged.append(
-            "'" ~ column ~ "', (select coalesce(jsonb_agg(distinct logged_value), '[]') from (select cast("
-            ~ column ~ " as text) as logged_value from " ~ _keyed_temp('before') ~ " union select cast(" ~ column
-            ~ " as text) from " ~ this ~ " where " ~ keyed.key ~ " in (select affected_key from "
-            ~ _keyed_temp('keys') ~ ")) as rewritten where logged_value is not null)"
+            "'" ~ column ~ "', (select coalesce(jsonb_agg(distinct cast(" ~ column ~ " as text)), '[]') from "
+            ~ _keyed_temp('changed') ~ " where " ~ column ~ " is not null)"
         ) -%}
     {%- endfor -%}
     {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
@@ -575,7 +581,20 @@
         log_marks = excluded.log_marks,
         recorded_at = clock_timestamp();
     {%- if keyed.log %}
-    -- what children read: the logged columns of the rows this run rewrote (null: all of them, a full run);
+    {%- if mode == 'keys' %}
+    -- the rows the run changed: those of its keys that were not there before, and those that are gone (a changed
+    -- row is both); a row written back as it was is no change for the children
+    create temporary table {{ _keyed_temp('changed') }} on commit drop as
+    with after as (
+        select {{ _keyed_log_columns(keyed) }}
+        from {{ this }} as logged_row
+        where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }})
+    )
+    (select * from {{ _keyed_temp('before') }} except all select * from after)
+    union all
+    (select * from after except all select * from {{ _keyed_temp('before') }});
+    {%- endif %}
+    -- what children read: the logged columns of the rows this run changed (null: all of them, a full run);
     -- runs older than 35 days go (a child that did not run since then rebuilds whole)
     delete from {{ log }}
     where relation_name = '{{ _keyed_name(this) }}' and recorded_at < clock_timestamp() - interval '35 days';

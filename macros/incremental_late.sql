@@ -9,7 +9,7 @@
       meta={'window': {'column': 'funnel_date', 'grain': 'day',
                        'late': [{'model': 'fct_lead_conversions', 'column': 'event_date'}]}}
 
-  Each feed's model logs `column` (keyed_incremental(log=[...]): the values of the rows each of its runs rewrote,
+  Each feed's model logs `column` (keyed_incremental(log=[...]): the values of the rows each of its runs changed,
   before and after). An incremental run also replaces the logged days since the model's last run that fall before
   its window and on or before source_dt (their months for grain month); with `onward: true` every day from the
   earliest of them (a running figure: cumulative customers). Days after source_dt are not in the table yet; a window

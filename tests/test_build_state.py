@@ -237,3 +237,33 @@ def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(land
         assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
         plant(new_load)
         assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+
+
+def test_tests_of_views_check_the_keys_their_keyed_inputs_rebuilt(landed, wh, tmp_path) -> None:
+    """A view's tests with meta test_scope {column, keys_of} check the rows whose column value is a key the named
+    keyed model's last run rebuilt: int_activities_joined (a view over stg_pipedrive__activities) with a
+    duplicate planted on an activity that no new load carries passes them, and fails them with test_scope all;
+    planted on the activity a load brought again, it fails them."""
+    _build()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    lines = (landed / "activity.csv").read_text().splitlines()
+    (drop / "activity__again.csv").write_text("\n".join(lines[:2]) + "\n")  # one activity again
+    wh.load(drop, "pipedrive")
+    _build()
+    daily, every = {"source_dt": DAY}, {"source_dt": DAY, "test_scope": "all"}
+
+    table = "dev_staging.stg_pipedrive__activities"
+    rewritten = wh.scalar(
+        "select affected_keys from dev_intermediate.funnel_keyed_rewritten where relation_name = %s", (table,)
+    )
+    assert len(rewritten) == 1, rewritten
+    activity = int(rewritten[0])
+    other = wh.scalar(f"select min(activity_id) from {table} where activity_id <> %s", (activity,))
+    test = ["test", "--select", "int_activities_joined,test_name:unique_not_null"]
+    with planted(wh, table, "activity_id") as plant:
+        plant(other)
+        assert "ERROR=0" in wh.dbt(*test, variables=daily)
+        assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
+        plant(activity)
+        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)

@@ -39,15 +39,23 @@
         {%- do default__apply_grants(relation, granted, should_revoke) -%}
         {%- if grantees_seen -%}
             {#- Concurrent GRANTs on one schema fail ("tuple concurrently updated"): serialise them with a
-                transaction lock (held until the model's commit) and grant only what is missing. -#}
+                transaction lock (held until the model's commit) and grant only what is missing. The lock only
+                when something is: held for nothing, it would queue every model behind another's transaction. -#}
+            {%- set has_usage = [] -%}
+            {%- for grantee in grantees_seen -%}
+                {%- do has_usage.append('has_schema_privilege(' ~ dbt.string_literal(grantee) ~ ', '
+                    ~ dbt.string_literal(relation.schema) ~ ", 'USAGE')") -%}
+            {%- endfor -%}
             {%- call statement('grant_schema_usage') -%}
                 do $grant$ begin
-                    perform pg_advisory_xact_lock(hashtext('funnel.grant_schema_usage'));
-                    {%- for grantee in grantees_seen %}
-                    if not has_schema_privilege({{ dbt.string_literal(grantee) }}, {{ dbt.string_literal(relation.schema) }}, 'USAGE') then
-                        grant usage on schema {{ adapter.quote(relation.schema) }} to {{ adapter.quote(grantee) }};
+                    if not ({{ has_usage | join(' and ') }}) then
+                        perform pg_advisory_xact_lock(hashtext('funnel.grant_schema_usage'));
+                        {%- for grantee in grantees_seen %}
+                        if not {{ has_usage[loop.index0] }} then
+                            grant usage on schema {{ adapter.quote(relation.schema) }} to {{ adapter.quote(grantee) }};
+                        end if;
+                        {%- endfor %}
                     end if;
-                    {%- endfor %}
                 end $grant$
             {%- endcall -%}
         {%- endif -%}

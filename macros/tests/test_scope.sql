@@ -100,6 +100,11 @@
     meta.test_scope {column: lead_id}   the rows whose lead_id one of those loads carries, and the rows without one
                                         (a staged view: a new load can stage a key or unstage one of its versions,
                                         so a key it does not carry keeps its rows as the last test saw them).
+    {column: deal_id, loads_of: [base models], keys_of: [keyed models]}
+                                        for a view further down: the values of `column` that the loads of the
+                                        named base models carry (instead of the view's own base parents), and the
+                                        keys the last runs of the named keyed models (keyed by that value) rebuilt,
+                                        e.g. the deals of a view over a deal timeline and activities.
   Values are listed, not bounded by one mark (load ids are global). Keys are thousands: a semi-join (`in (select
   ...)`; an array of them compared with each row of a column without an index took 163 s for one test at L). Loads
   and files are a few: `= any(array(...))`, which reaches into a view's union and grouping where a semi-join does
@@ -114,30 +119,69 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set loads = [] -%}
-    {%- for parent_id in node.depends_on.nodes -%}
-        {%- set parent = graph.nodes.get(parent_id) -%}
-        {%- set keyed = keyed_config(parent) if parent is not none else none -%}
-        {%- if keyed and keyed.by_load -%}
-            {%- set relation = api.Relation.create(
-                database=parent.database, schema=parent.schema, identifier=parent.alias
-            ) -%}
-            {%- set state = keyed_state(_keyed_name(relation)) -%}
-            {%- if state is none or state.mode == 'full' -%}
-                {{ return(none) }}
-            {%- endif -%}
-            {%- do loads.append(
-                'select ' ~ column ~ ' from ' ~ relation ~ ' where _load_id > '
-                ~ (state.previous_load_marks.get(parent.alias) or 0)
-            ) -%}
-        {%- endif -%}
+    {%- set named = scope.get('loads_of') if scope is mapping else none -%}
+    {%- for parent_id in node.depends_on.nodes if not named -%}
+        {%- do loads.extend(_tested_base_loads(graph.nodes.get(parent_id), column)) -%}
     {%- endfor -%}
-    {%- if not loads -%}
+    {%- for name in named or [] -%}
+        {%- do loads.extend(_tested_base_loads(_tested_model_node(name), column)) -%}
+    {%- endfor -%}
+    {%- for name in (scope.get('keys_of') if scope is mapping else none) or [] -%}
+        {%- do loads.append(_tested_rewritten_keys(_tested_model_node(name))) -%}
+    {%- endfor -%}
+    {%- if not loads or loads | select('none') | list -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if scope == 'loads' or scope.get('lookup') -%}
+    {#- a raw row always has a load (raw tables: _load_id not null), and `or _load_id is null` would turn the
+        index lookups of the view's union into scans of every base table -#}
+    {%- if scope == 'loads' -%}
+        {{ return(column ~ ' = any(array(' ~ loads | join(' union ') ~ '))') }}
+    {%- elif scope.get('lookup') -%}
         {{ return('(' ~ column ~ ' = any(array(' ~ loads | join(' union ') ~ ')) or ' ~ column ~ ' is null)') }}
     {%- endif -%}
     {{ return('(' ~ column ~ ' in (' ~ loads | join(' union ') ~ ') or ' ~ column ~ ' is null)') }}
+{%- endmacro %}
+
+{#- The model node named `name`. -#}
+{% macro _tested_model_node(name) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {{ return(node) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error('test_scope: no model ' ~ name) }}
+{%- endmacro %}
+
+{#- [a select of `column` in the rows of the loads base model `node` took in its last run], [] when it is not a
+    base model keyed by load, [none] when that run was a full one (or it never ran): every row is to be checked. -#}
+{% macro _tested_base_loads(node, column) -%}
+    {%- set keyed = keyed_config(node) if node is not none else none -%}
+    {%- if not (keyed and keyed.by_load) -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- set state = keyed_state(_keyed_name(relation)) -%}
+    {%- if state is none or state.mode == 'full' -%}
+        {{ return([none]) }}
+    {%- endif -%}
+    {{ return(['select ' ~ column ~ ' from ' ~ relation ~ ' where _load_id > '
+        ~ (state.previous_load_marks.get(node.alias) or 0)]) }}
+{%- endmacro %}
+
+{#- A select of the keys keyed model `node`'s last run rebuilt, or none when it ran in full (or never ran). -#}
+{% macro _tested_rewritten_keys(node) -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- set state = keyed_state(_keyed_name(relation)) -%}
+    {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
+    {%- if state is none or state.mode == 'full' or not _keyed_exists(rewritten) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select key_type from " ~ rewritten ~ " where relation_name = '" ~ _keyed_name(relation) ~ "'"
+    ).rows -%}
+    {%- if not rows -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return('select cast(rebuilt_key as ' ~ rows[0][0] ~ ') from ' ~ rewritten ~ ', unnest(affected_keys) as '
+        ~ "rebuilt (rebuilt_key) where relation_name = '" ~ _keyed_name(relation) ~ "'") }}
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}

@@ -2,31 +2,13 @@
   Activity volume per business day (of due_to), region, activity type and owner: total, completed and overdue
   (not done and due before source_dt) activities. Owners are user ids only: no personal data in marts.
   data_retention_date: the latest of its activities' (a purge that removes them all removes the row).
-  Keyed by day (macros/incremental_keys.sql): a run rebuilds the due days of the activities fct_activities
-  rebuilt (the ids a load brought, the activities of the deals a load or the last days changed, those that fell
-  due since the last run).
+  Keyed by day (macros/incremental_keys.sql): a run rebuilds the due days of the activities whose rows
+  fct_activities changed (new, gone, or a new region, consent, completion or overdue flag), before and after.
 -#}
-{%- set due_day = to_business_date('due_at') %}
 {{ keyed_incremental(
     key='date_day',
     source='pipedrive',
-    changes=[
-        {
-            'model': 'base_pipedrive__activities', 'key': 'activity_id',
-            'through': ['stg_pipedrive__activities', 'activity_id', due_day],
-        },
-        {
-            'model': 'base_pipedrive__deal_changes', 'key': 'deal_id',
-            'through': ['stg_pipedrive__activities', 'deal_id', due_day],
-        },
-    ],
-    events=[
-        {'model': 'stg_pipedrive__activities', 'key': due_day, 'at': 'due_at'},
-        {
-            'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at',
-            'through': ['stg_pipedrive__activities', 'deal_id', due_day],
-        },
-    ],
+    parents=[{'model': 'fct_activities', 'column': 'due_date', 'type': 'date'}],
 ) }}
 
 with

@@ -24,6 +24,7 @@
             'through': ['stg_pipedrive__activities', 'deal_id', 'activity_id'],
         },
     ],
+    log=['due_date'],
 ) }}
 
 with
