@@ -42,6 +42,7 @@ PIPEDRIVE_KEYED = {
     "int_deal_stages_sequenced": "intermediate",
     "int_deals_consolidated": "intermediate",
     "int_pipeline_flows_daily": "intermediate",
+    "int_deal_cohorts_assigned": "intermediate",
     "fct_deal_stage_transitions": "marts",
     "fct_activities": "marts",
     "activity_volume_daily": "marts",
