@@ -192,33 +192,46 @@ def test_tests_of_windowed_models_check_the_window_unless_all_tests(landed, wh) 
         assert "ERROR=1" in wh.dbt(*test, variables={"source_dt": DAY}, expect_ok=False)
 
 
-def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(landed, wh, tmp_path) -> None:
-    """A keyed model's tests check the keys its last run rewrote (funnel_keyed_rewritten): a duplicate planted on
-    another deal passes them and fails them with test_scope all; one planted on the rewritten deal fails them. The
-    tests of privacy_raw_rows (one row per raw row) check the rows of the loads the last build took, likewise."""
+DAILY, EVERY = {"source_dt": DAY}, {"source_dt": DAY, "test_scope": "all"}
+
+
+def _land_one_line_again(landed: Path, wh, tmp_path: Path, export_file: str, table: str, column: str) -> tuple:
+    """A build, a new load of the export file's first data line, a build: the one key of `table` its run rewrote,
+    and another `column` value of the table."""
     _build()
     drop = tmp_path / "drop"
     drop.mkdir()
-    lines = (landed / "deal_changes.csv").read_text().splitlines()
-    (drop / "deal_changes__again.csv").write_text("\n".join(lines[:2]) + "\n")  # one change again: one deal
+    lines = (landed / f"{export_file}.csv").read_text().splitlines()
+    (drop / f"{export_file}__again.csv").write_text("\n".join(lines[:2]) + "\n")
     wh.load(drop, "pipedrive")
     _build()
-    daily, every = {"source_dt": DAY}, {"source_dt": DAY, "test_scope": "all"}
-
-    table = "dev_staging.stg_pipedrive__deal_changes"
     rewritten = wh.scalar(
         "select affected_keys from dev_intermediate.funnel_keyed_rewritten where relation_name = %s", (table,)
     )
     assert len(rewritten) == 1, rewritten
-    deal = int(rewritten[0])
-    other = wh.scalar(f"select min(deal_id) from {table} where deal_id <> %s", (deal,))
+    key = int(rewritten[0])
+    return key, wh.scalar(f"select min({column}) from {table} where {column} <> %s", (key,))
+
+
+def _assert_tests_check(wh, test: list[str], table: str, column: str, checked: object, unchecked: object) -> None:
+    """A copy of a row planted where `column` is `unchecked` passes the daily tests and fails them with
+    test_scope all; planted where it is `checked`, it fails the daily tests."""
+    with planted(wh, table, column) as plant:
+        plant(unchecked)
+        assert "ERROR=0" in wh.dbt(*test, variables=DAILY)
+        assert "ERROR=1" in wh.dbt(*test, variables=EVERY, expect_ok=False)
+        plant(checked)
+        assert "ERROR=1" in wh.dbt(*test, variables=DAILY, expect_ok=False)
+
+
+def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(landed, wh, tmp_path) -> None:
+    """A keyed model's tests check the keys its last run rewrote (funnel_keyed_rewritten): a duplicate planted on
+    another deal passes them and fails them with test_scope all; one planted on the rewritten deal fails them. The
+    tests of privacy_raw_rows (one row per raw row) check the rows of the loads the last build took, likewise."""
+    table = "dev_staging.stg_pipedrive__deal_changes"
+    deal, other = _land_one_line_again(landed, wh, tmp_path, "deal_changes", table, "deal_id")
     test = ["test", "--select", "stg_pipedrive__deal_changes,test_name:unique_not_null"]
-    with planted(wh, table, "deal_id") as plant:
-        plant(other)
-        assert "ERROR=0" in wh.dbt(*test, variables=daily)
-        assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
-        plant(deal)
-        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+    _assert_tests_check(wh, test, table, "deal_id", checked=deal, unchecked=other)
     with planted(wh, table, "deal_id") as plant:
         plant(other)  # then its deal and its key made null: no run records a null deal, every run checks it
         wh.query(
@@ -226,17 +239,13 @@ def test_tests_of_keyed_models_and_of_raw_rows_check_what_the_last_run_took(land
             f" where ctid = (select ctid from {table} where deal_id = %s limit 1)",
             (other,),
         )
-        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+        assert "ERROR=1" in wh.dbt(*test, variables=DAILY, expect_ok=False)
 
     base = "dev_staging.base_pipedrive__deal_changes"
     first_load, new_load = wh.query(f"select min(_load_id), max(_load_id) from {base}")[0]
     test = ["test", "--select", "privacy_raw_rows,test_name:unique_combination"]
-    with planted(wh, base, "_load_id") as plant:
-        plant(first_load)  # a raw row of the export's load again
-        assert "ERROR=0" in wh.dbt(*test, variables=daily)
-        assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
-        plant(new_load)
-        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+    # a raw row of the export's load again passes; one of the new load fails
+    _assert_tests_check(wh, test, base, "_load_id", checked=new_load, unchecked=first_load)
 
 
 def test_tests_of_views_check_the_keys_their_keyed_inputs_rebuilt(landed, wh, tmp_path) -> None:
@@ -244,26 +253,7 @@ def test_tests_of_views_check_the_keys_their_keyed_inputs_rebuilt(landed, wh, tm
     keyed model's last run rebuilt: int_activities_joined (a view over stg_pipedrive__activities) with a
     duplicate planted on an activity that no new load carries passes them, and fails them with test_scope all;
     planted on the activity a load brought again, it fails them."""
-    _build()
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    lines = (landed / "activity.csv").read_text().splitlines()
-    (drop / "activity__again.csv").write_text("\n".join(lines[:2]) + "\n")  # one activity again
-    wh.load(drop, "pipedrive")
-    _build()
-    daily, every = {"source_dt": DAY}, {"source_dt": DAY, "test_scope": "all"}
-
     table = "dev_staging.stg_pipedrive__activities"
-    rewritten = wh.scalar(
-        "select affected_keys from dev_intermediate.funnel_keyed_rewritten where relation_name = %s", (table,)
-    )
-    assert len(rewritten) == 1, rewritten
-    activity = int(rewritten[0])
-    other = wh.scalar(f"select min(activity_id) from {table} where activity_id <> %s", (activity,))
+    activity, other = _land_one_line_again(landed, wh, tmp_path, "activity", table, "activity_id")
     test = ["test", "--select", "int_activities_joined,test_name:unique_not_null"]
-    with planted(wh, table, "activity_id") as plant:
-        plant(other)
-        assert "ERROR=0" in wh.dbt(*test, variables=daily)
-        assert "ERROR=1" in wh.dbt(*test, variables=every, expect_ok=False)
-        plant(activity)
-        assert "ERROR=1" in wh.dbt(*test, variables=daily, expect_ok=False)
+    _assert_tests_check(wh, test, table, "activity_id", checked=activity, unchecked=other)
