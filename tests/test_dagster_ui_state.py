@@ -181,7 +181,7 @@ def test_chromium_finds_the_build_on_the_asset_partitions_and_checks_pages(made)
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*flags, "--no-first-run"])
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
 
-        def visit(path: str, name: str, ready: str) -> str:
+        def visit(path: str, name: str, ready: str | re.Pattern[str]) -> str:
             page.goto(f"http://127.0.0.1:{made['port']}{path}", timeout=90_000)
             page.get_by_text(ready).first.wait_for(timeout=90_000)
             page.wait_for_load_state("networkidle", timeout=90_000)
@@ -200,9 +200,17 @@ def test_chromium_finds_the_build_on_the_asset_partitions_and_checks_pages(made)
             if mart in partitioned:
                 partitions = visit(f"/assets/{mart}?view=partitions", f"{name}__partitions", "Partitions Selected")
                 assert f"Materialized ({days})" in partitions and "Missing (0)" in partitions, mart
-        graph = visit('/asset-groups~group%3A"marts_funnel"', "marts_funnel_lineage", "Asset checks")
+        # the graph draws its nodes before their live data ("Loading..."): wait for the check summaries
+        summary = r"(\d+) / (\d+) Passed"
+        graph = visit('/asset-groups~group%3A"marts_funnel"', "marts_funnel_lineage", re.compile(summary))
+        page.wait_for_function(
+            f"(document.body.innerText.match(new RegExp({json.dumps(summary)}, 'g')) || []).length >= 5",
+            timeout=90_000,
+        )
+        graph = page.inner_text("body")
+        page.screenshot(path=str(shots / "marts_funnel_lineage.png"))
         assert "Never materialized" not in graph
-        summaries = [(int(a), int(b)) for a, b in re.findall(r"(\d+) / (\d+) Passed", graph)]
+        summaries = [(int(a), int(b)) for a, b in re.findall(summary, graph)]
         assert len(summaries) >= 5 and all(passed > 0 for passed, _ in summaries), summaries
         assert "100% filled" in graph  # the partitioned marts of the group
         browser.close()
