@@ -618,22 +618,33 @@
 {% macro keyed_last_run_scope(node) -%}
     {%- set keyed = keyed_config(node) -%}
     {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
-    {%- set state = keyed_state(_keyed_name(relation)) -%}
-    {%- if state is none or state.mode == 'full' -%}
-        {{ return(none) }}
-    {%- endif -%}
     {%- if keyed.by_load -%}
-        {{ return('_load_id > ' ~ (state.previous_load_marks.get(node.alias) or 0)) }}
+        {%- set state = keyed_state(_keyed_name(relation)) -%}
+        {{ return(none if state is none or state.mode == 'full'
+            else '_load_id > ' ~ (state.previous_load_marks.get(node.alias) or 0)) }}
     {%- endif -%}
-    {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
-    {%- set rows = run_query(
-        "select key_type from " ~ rewritten ~ " where relation_name = '" ~ _keyed_name(relation) ~ "'"
-    ).rows if _keyed_exists(rewritten) else [] -%}
-    {%- if not rows -%}
+    {%- set key_type = keyed_rewritten_key_type(node) -%}
+    {%- if key_type is none -%}
         {{ return(none) }}
     {%- endif -%}
     {#- cast((select ...) as t[]): an array expression; `any((select ...))` would compare with the rows instead.
         A null key is no key a run records: the rows that carry one are checked on every run. -#}
-    {{ return('((' ~ keyed.key ~ ') = any(cast((select affected_keys from ' ~ rewritten ~ " where relation_name = '"
-        ~ _keyed_name(relation) ~ "') as " ~ rows[0][0] ~ '[])) or (' ~ keyed.key ~ ') is null)') }}
+    {{ return('((' ~ keyed.key ~ ') = any(cast((select affected_keys from ' ~ _keyed_bookkeeping('funnel_keyed_rewritten')
+        ~ " where relation_name = '" ~ _keyed_name(relation) ~ "') as " ~ key_type ~ '[])) or (' ~ keyed.key
+        ~ ') is null)') }}
+{%- endmacro %}
+
+{#- The type of the keys keyed model `node`'s last run rewrote (funnel_keyed_rewritten), or none when every row is
+    to be checked: that run was a full one, it never ran, or it recorded no keys. -#}
+{% macro keyed_rewritten_key_type(node) -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- set state = keyed_state(_keyed_name(relation)) -%}
+    {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
+    {%- if state is none or state.mode == 'full' or not _keyed_exists(rewritten) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select key_type from " ~ rewritten ~ " where relation_name = '" ~ _keyed_name(relation) ~ "'"
+    ).rows -%}
+    {{ return(rows[0][0] if rows else none) }}
 {%- endmacro %}

@@ -168,20 +168,13 @@
 
 {#- A select of the keys keyed model `node`'s last run rebuilt, or none when it ran in full (or never ran). -#}
 {% macro _tested_rewritten_keys(node) -%}
-    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
-    {%- set state = keyed_state(_keyed_name(relation)) -%}
-    {%- set rewritten = _keyed_bookkeeping('funnel_keyed_rewritten') -%}
-    {%- if state is none or state.mode == 'full' or not _keyed_exists(rewritten) -%}
+    {%- set key_type = keyed_rewritten_key_type(node) -%}
+    {%- if key_type is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set rows = run_query(
-        "select key_type from " ~ rewritten ~ " where relation_name = '" ~ _keyed_name(relation) ~ "'"
-    ).rows -%}
-    {%- if not rows -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return('select cast(rebuilt_key as ' ~ rows[0][0] ~ ') from ' ~ rewritten ~ ', unnest(affected_keys) as '
-        ~ "rebuilt (rebuilt_key) where relation_name = '" ~ _keyed_name(relation) ~ "'") }}
+    {{ return('select cast(rebuilt_key as ' ~ key_type ~ ') from ' ~ _keyed_bookkeeping('funnel_keyed_rewritten')
+        ~ ", unnest(affected_keys) as rebuilt (rebuilt_key) where relation_name = '" ~ _keyed_name(api.Relation.create(
+            database=node.database, schema=node.schema, identifier=node.alias)) ~ "'") }}
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}
