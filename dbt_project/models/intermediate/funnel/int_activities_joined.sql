@@ -1,7 +1,7 @@
 {#-
   Activities joined to their type (activities.type = activity_types.type) and to the funnel step the type's
-  name reaches (seed funnel_steps, case-insensitive), flagged for reused activity ids and for deals that are
-  absent from the change log (most activities of the real export: kept, counted, and listed as a warning).
+  name reaches (seed funnel_steps, case-insensitive), flagged for reused activity ids. Whether the deal is in
+  the change log is fct_activities' (as of source_dt, with the deal's region).
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
 with
@@ -27,13 +27,6 @@ activity_types as (
 
 ),
 
-known_deals as (
-
-    select distinct deal_id
-    from {{ ref('stg_pipedrive__deal_changes') }}
-
-),
-
 final as (
 
     select
@@ -48,11 +41,6 @@ final as (
         activities.is_done,
         activity_types.is_active as is_type_active,
         activity_types.activity_type is not null as is_type_known,
-        exists(
-            select 1
-            from known_deals
-            where known_deals.deal_id = activities.deal_id
-        ) as is_deal_in_change_log,
         -- an exists, not a window over activity_id: a reader's filter on deal_id still reaches the indexes
         exists(
             select 1

@@ -3,13 +3,15 @@
   seeds/compliance, else its current owner's (the latest user_id change, ties broken by the change id). The one
   place a deal's region is decided: int_deals_consolidated carries it, and var `regions` scopes every Pipedrive
   model by it (macro pipedrive_in_region_scope). Keyed by deal (macros/incremental_keys.sql): a run rebuilds the
-  deals a load or the days since the last run's as-of date changed.
+  deals a load or the days since the last run's as-of date changed, and logs the deals whose row changed (a deal
+  that enters the change log, a new owner or region) for fct_activities.
 -#}
 {{ keyed_incremental(
     key='deal_id',
     source='pipedrive',
     changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
     events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
+    log=['deal_id'],
 ) }}
 
 with

@@ -1,29 +1,23 @@
 {#-
   One row per distinct activity (activity_sk; Pipedrive's activity_id is reused), with its type, funnel step,
   owner, deal, completion, whether it is overdue at the end of source_dt (not done and due before source_dt),
-  and the compliance columns (region and consent of the deal when the change log knows it, else looked up
-  for the deal / the activity's owner; retention of the 'activities' family).
+  whether its deal is in the change log by then, and the compliance columns (region of the deal as
+  int_deal_regions_resolved decides it when the deal is in the change log and in the region scope, else looked
+  up for the deal / the activity's owner; consent of the deal; retention of the 'activities' family).
   Keyed by activity id (macros/incremental_keys.sql; an id can stand for several activities): a run rebuilds
-  the ids a load brought, the activities of the deals a load or the days since the last run changed (region,
-  consent), and those that fell due since (overdue).
+  the ids a load brought, those that fell due since the last run (overdue), and the activities of the deals
+  whose row int_deal_regions_resolved changed (a deal that enters the change log, a new owner or region). A
+  stage change of a known deal does not reach this table.
 -#}
 {{ keyed_incremental(
     key='activity_id',
     source='pipedrive',
-    changes=[
-        {'model': 'base_pipedrive__activities', 'key': 'activity_id'},
-        {
-            'model': 'base_pipedrive__deal_changes', 'key': 'deal_id',
-            'through': ['stg_pipedrive__activities', 'deal_id', 'activity_id'],
-        },
-    ],
-    events=[
-        {'model': 'stg_pipedrive__activities', 'key': 'activity_id', 'at': 'due_at'},
-        {
-            'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at',
-            'through': ['stg_pipedrive__activities', 'deal_id', 'activity_id'],
-        },
-    ],
+    changes=[{'model': 'base_pipedrive__activities', 'key': 'activity_id'}],
+    events=[{'model': 'stg_pipedrive__activities', 'key': 'activity_id', 'at': 'due_at'}],
+    parents=[{
+        'model': 'int_deal_regions_resolved', 'column': 'deal_id', 'type': 'bigint',
+        'through': ['stg_pipedrive__activities', 'deal_id', 'activity_id'],
+    }],
     log=['due_date'],
 ) }}
 
@@ -41,7 +35,6 @@ activities as (
         activity_type_name,
         funnel_step,
         is_done,
-        is_deal_in_change_log,
         is_activity_id_reused,
         due_at,
         due_date
@@ -50,15 +43,14 @@ activities as (
 
 ),
 
+-- a deal of the change log as of source_dt (int_deals_consolidated's deals, before the region scope)
 deals as (
 
-    -- region and consent belong to the deal id: the same in every episode of a reused id
     select
         deal_id,
         region,
-        gdpr_consent
-    from {{ ref('int_deals_consolidated') }}
-    where deal_episode = 1
+        {{ in_region_scope('region') }} as is_in_region_scope
+    from {{ ref('int_deal_regions_resolved') }}
 
 ),
 
@@ -74,19 +66,16 @@ joined as (
         activities.activity_type_name,
         activities.funnel_step,
         coalesce(
-            deals.region,
+            case when deals.is_in_region_scope then deals.region end,
             {{ compliance_region('pipedrive', [
                 ['deal', 'activities.deal_id'],
                 ['user', 'activities.owner_user_id'],
             ]) }}
         ) as region,
-        coalesce(
-            deals.gdpr_consent,
-            {{ compliance_consent('pipedrive', [['deal', 'activities.deal_id']]) }}
-        ) as gdpr_consent,
+        {{ compliance_consent('pipedrive', [['deal', 'activities.deal_id']]) }} as gdpr_consent,
         activities.is_done as is_completed,
         not activities.is_done and activities.due_date < {{ as_of_date() }} as is_overdue,
-        activities.is_deal_in_change_log,
+        deals.deal_id is not null as is_deal_in_change_log,
         activities.is_activity_id_reused,
         activities.due_at,
         activities.due_date
