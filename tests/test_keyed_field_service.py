@@ -39,6 +39,7 @@ KEYED = {
     "int_field_service__customer_contacts": "intermediate",
     "int_field_service__leads_enriched": "intermediate",
     "int_field_service__quotes_linked": "intermediate",
+    "int_field_service__lead_cohorts_assigned": "intermediate",
     "fct_booked_opportunities": "marts",
     "fct_jobs": "marts",
     "fct_lead_conversions": "marts",

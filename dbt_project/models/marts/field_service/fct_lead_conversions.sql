@@ -23,7 +23,7 @@
     source='field_crm',
     changes=field_service_lifecycle_feeds(),
     parents=[{'model': 'int_field_service__customer_contacts', 'column': 'lifecycle_id'}],
-    log=['lead_created_date', 'customer_id', 'event_date'],
+    log=['event_date', 'lead_id'],
 ) }}
 
 with

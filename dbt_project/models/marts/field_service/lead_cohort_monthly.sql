@@ -9,88 +9,41 @@
     leads_job_done_count               of all of them, the leads with a done job (CLOSED, dated <= source_dt);
   and the shares lead_to_booking_rate, lead_to_booking_30_day_rate and lead_to_job_done_rate (each numerator is a
   subset of its denominator, so a share is never above 1). A booking belongs to the lead of its quote
-  (fct_booked_opportunities.lead_id); orphan bookings belong to no cohort. Keyed by cohort month
-  (macros/incremental_keys.sql): a later booking changes an old cohort, so a run rebuilds the months of the leads
-  whose events fct_lead_conversions rewrote, of the events dated in the days the as-of date moved over, and of
-  the leads that turned 30 days old then.
+  (fct_booked_opportunities.lead_id); orphan bookings belong to no cohort. It adds up the per-lead rows of
+  int_field_service__lead_cohorts_assigned (cohort, attributes, first booking and first done job), applying the
+  as-of date here. Keyed by cohort month (macros/incremental_keys.sql): a run rebuilds the months of the leads
+  whose per-lead row changed, of the events dated in the days the as-of date moved over, and of the leads that
+  turned 30 days old then.
 -#}
 {{ keyed_incremental(
     key='cohort_month',
     source='field_crm',
     events=[{'model': 'fct_lead_conversions', 'key': crm_month_start('lead_created_date'), 'on': 'event_date'}],
-    parents=[{
-        'model': 'fct_lead_conversions', 'column': 'lead_created_date', 'type': 'date',
-        'key': crm_month_start('logged_value'),
-    }],
+    parents=[{'model': 'int_field_service__lead_cohorts_assigned', 'column': 'cohort_month', 'type': 'date'}],
     as_of_keys=crm_month_start('as_of_day - 30'),
 ) }}
 
 with
 
-lead_events as (
+cohort_leads as (
 
     select
-        lead_id,
-        event_type,
-        lead_source_key,
-        branch_key,
-        sales_person_key,
-        region,
-        event_date,
-        data_retention_date
-    from {{ ref('fct_lead_conversions') }}
-    where
-        event_type in ('created', 'booked', 'converted')
-        and lead_id is not null
-        and event_date <= {{ as_of_date() }}
-        and {{ keyed_filter_months('lead_created_date') }}
-
-),
-
-leads as (
-
-    select
-        lead_id,
+        cohort_month,
         lead_source_key,
         branch_key,
         sales_person_key,
         region,
         data_retention_date,
-        event_date as created_date
-    from lead_events
-    where event_type = 'created'
-
-),
-
-outcomes as (
-
-    select
-        lead_id,
-        min(event_date) filter (where event_type = 'booked') as first_booked_date,
-        min(event_date) filter (where event_type = 'converted') as first_job_done_date
-    from lead_events
-    where event_type in ('booked', 'converted')
-    group by lead_id
-
-),
-
-cohort_leads as (
-
-    select
-        leads.lead_id,
-        leads.lead_source_key,
-        leads.branch_key,
-        leads.sales_person_key,
-        leads.region,
-        leads.data_retention_date,
-        date_trunc('month', leads.created_date)::date as cohort_month,
-        outcomes.first_booked_date is not null as is_booked,
-        outcomes.first_job_done_date is not null as is_job_done,
-        leads.created_date + 30 <= {{ as_of_date() }} as is_30_days_observed,
-        coalesce(outcomes.first_booked_date <= leads.created_date + 30, false) as is_booked_within_30_days
-    from leads
-    left join outcomes
-        on leads.lead_id = outcomes.lead_id
+        coalesce(first_booked_date <= {{ as_of_date() }}, false) as is_booked,
+        coalesce(first_job_done_date <= {{ as_of_date() }}, false) as is_job_done,
+        created_date + 30 <= {{ as_of_date() }} as is_30_days_observed,
+        -- the first booking as of source_dt is the first booking when that one is dated by source_dt
+        coalesce(first_booked_date <= {{ as_of_date() }} and first_booked_date <= created_date + 30, false)
+            as is_booked_within_30_days
+    from {{ ref('int_field_service__lead_cohorts_assigned') }}
+    where
+        created_date <= {{ as_of_date() }}
+        and {{ keyed_filter('cohort_month') }}
 
 ),
 
