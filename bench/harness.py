@@ -401,9 +401,10 @@ class BenchBase:
         match = re.search(rf"^\s+{var}:\s*(\S+)", text, re.MULTILINE)
         return int(match.group(1)) if match and match.group(1).isdigit() else (match.group(1) if match else None)
 
-    def slowest(self, run: DbtRun, top: int = 5) -> list[dict[str, Any]]:
+    def slowest(self, run: DbtRun, top: int = 5, kind: str = "model") -> list[dict[str, Any]]:
+        """The run's `top` slowest nodes of `kind` (model, test): where a run's time goes, for the report."""
         nodes = sorted(
-            (n for n in run.nodes if n["unique_id"].startswith("model.")), key=lambda n: -n["execution_time"]
+            (n for n in run.nodes if n["unique_id"].startswith(f"{kind}.")), key=lambda n: -n["execution_time"]
         )
         return [
             {

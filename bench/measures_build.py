@@ -251,7 +251,8 @@ class BuildMeasures(DayLanding):
             other_nodes_exec_s=round(median(p[1] for p in parts), 3),
             tests_exec_s=round(median(p[2] for p in parts), 3),
             incremental_models_full_build_exec_s=full.get("incremental_models_exec_s"),
-            slowest_nodes=self.slowest(runs[-1]),
+            slowest_nodes=self.slowest(runs[-1], top=12),
+            slowest_tests=self.slowest(runs[-1], top=8, kind="test"),
         )
         if not no_change:
             return

@@ -187,6 +187,17 @@ def markdown(result: dict[str, Any]) -> str:
                 ),
             ),
         ),
+        (
+            "Daily run: where its time goes (slowest models, then tests)",
+            cell(m.get("daily_incremental"), lambda x: f"{len(x.get('slowest_nodes', []))} models"),
+            cell(
+                m.get("daily_incremental"),
+                lambda x: "; ".join(
+                    [f"{n['node']} {n['seconds']:.1f} s ({n['rows'] or 0:,} rows)" for n in x.get("slowest_nodes", [])]
+                    + [f"test {n['node']} {n['seconds']:.1f} s" for n in x.get("slowest_tests", [])]
+                ),
+            ),
+        ),
         ("30-day backfill (one run)", cell(m.get("backfill_30d"), secs), "source_dt = end, backfill_period = 29"),
     ]
     bi = m.get("bi_queries") or {}
