@@ -5,14 +5,15 @@ by its keys, every keyed model compared whole with a fresh full refresh (schema 
   1. the as-of date moves (nothing lands): jobs dated in between become done, leads turn 30 days old;
   2. a late drop: a lead's new version moves it to another quote, takes another lead's phone and a new e-mail; a
      new lead without a quote shares a third lead's phone; a lead loses its e-mail (its customer resolves by
-     phone now); a booking's amount changes; a new booking and a closed job dated after the as-of date; a bad
-     flag of a lead by lead id; a loss re-dated; a job closed long before the window (a new customer's first
-     transaction) and a new version of an old day's call metrics: facts dated before every window, which the
-     windowed tables take as late days;
+     phone now) and a new lead of another quote has its phone and an e-mail; a booking's amount changes; a new
+     booking and a closed job dated after the as-of date; a bad flag of a lead by lead id; a loss re-dated; a
+     job closed long before the window (a new customer's first transaction) and a new version of an old day's call
+     metrics: facts dated before every window, which the windowed tables take as late days;
   3. the job of the drop replaced (`--replace`, scheduled now): the keyed models rebuild whole;
   4. the as-of date crosses a month end, and another lifecycle's lead takes the phone of the lead without an
-     e-mail (whose customer now resolves through that phone's new owner e-mail);
-  5. the same day: that lead moves to a phone nobody has (the phone's owner is gone again).
+     e-mail (the phone now has two owner e-mails: that customer resolves by phone, not by the holder's e-mail,
+     whose lifecycle no load touched);
+  5. the same day: that lead moves to a phone nobody has (the holder's e-mail owns the phone again).
 Runs 1, 2, 4 and 5 go by keys (the state table says so), run 3 whole. The windowed tables built on them
 (lead_funnel_daily, lead_funnel_monthly, metrics_daily, sales_performance_monthly) are compared whole too: a run
 replaces its window and the late days its keyed inputs rewrote before it.
@@ -46,6 +47,7 @@ KEYED = {
     "dim_customers": "marts",
     "lead_cohort_monthly": "marts",
 }  # fmt: skip
+SHARED_PHONE = "+49 30 5550001"  # international: the same E.164 whatever the lead's branch
 WINDOWED = ("lead_funnel_daily", "lead_funnel_monthly", "metrics_daily", "sales_performance_monthly")
 
 
@@ -103,8 +105,13 @@ def late_drop(export: Path, folder: Path) -> None:
     sharer[col["lead_id"]], sharer[col["quote_number"]] = "L-LATE-1", ""
     sharer[col["customer_email"]], sharer[col["created_at"]] = "someone.else@example.com", "2025-03-24"
     no_email = list(loses_email)
-    no_email[col["customer_email"]] = ""
-    write_csv(folder / "leads__late.csv", header, [moved, sharer, no_email])
+    no_email[col["customer_email"]], no_email[col["customer_phone"]] = "", SHARED_PHONE
+    # a lead of its own quote on the phone of the lead without an e-mail: one of that phone's owner e-mails
+    holder = list(sharer_donor)
+    holder[col["lead_id"]], holder[col["quote_number"]] = "L-LATE-2", "Q-LATE-2"
+    holder[col["customer_phone"]] = SHARED_PHONE
+    holder[col["customer_email"]] = "holder@example.com"
+    write_csv(folder / "leads__late.csv", header, [moved, sharer, no_email, holder])
 
     header, bookings = read(export / "booked_opportunities.csv")
     bcol = {name: i for i, name in enumerate(header)}
@@ -181,7 +188,7 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
     without_email, taker = picked[29], list(picked[50])  # the lead that lost its e-mail in run 2, another lifecycle
     taker[header.index("customer_email")] = "phone.taker@example.com"
     customers = []
-    for run, new_phone in enumerate((without_email[header.index("customer_phone")], "+49 30 99999999"), start=4):
+    for run, new_phone in enumerate((SHARED_PHONE, "+49 30 99999999"), start=4):
         taker[header.index("customer_phone")] = new_phone
         (tmp_path / f"run{run}").mkdir()
         write_csv(tmp_path / f"run{run}" / f"leads__phone_{run}.csv", header, [taker])
@@ -192,7 +199,7 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
             f"select customer_id from {prop.relation('int_field_service__customer_contacts')}"
             " where record_type = 'lead' and record_id = %s", (without_email[header.index("lead_id")],)
         ))  # fmt: skip
-    # the lead without an e-mail resolved through the phone the other lead took, then let go of
+    # the lead without an e-mail resolved by its phone while two e-mails shared it, then by the holder's e-mail
     assert customers[0] != customers[1]
 
 

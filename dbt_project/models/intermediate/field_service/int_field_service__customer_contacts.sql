@@ -1,14 +1,11 @@
 {{ config(group='field_service_pii', access='private', grants={'select': []}) }}
 {#- Keyed by lifecycle (quote, or a lead without one; macros/incremental_keys.sql): a run rebuilds the lifecycles
-    whose leads, bookings or jobs a load changed, and every lifecycle with a record without an e-mail whose phone
-    (last 5 digits, before or after the change) a changed lead has: such a record resolves through its phone's
-    owner e-mail, which depends on all the leads that carry the phone (a record with an e-mail does not read
-    it). It logs the customers, lifecycles and records it rewrote for the models that read it. A forgotten
+    whose leads, bookings or jobs a load changed, and every lifecycle with a lead whose phone (last 5 digits,
+    before or after the change) a changed lead has: a phone's owner e-mail depends on all the leads that carry
+    it. It logs the customers, lifecycles and records it rewrote for the models that read it. A forgotten
     contact leaves it with the rebuild `funnel forget` runs. -#}
 {%- set lead_lifecycle = field_service_lifecycle('quote_number', 'lead_id') %}
 {%- set contacts = 'int_field_service__customer_contacts' %}
-{#- the lifecycles of the records that resolve through a phone's owner; other rows of the phone do not read it -#}
-{%- set phone_readers = [contacts, 'phone_suffix', 'case when customer_email is null then lifecycle_id end'] %}
 {%- set new_phones = [
     'base_field_crm__leads', '_disposition_group', "right(regexp_replace(customer_phone, '[^0-9]', '', 'g'), 5)"
 ] %}
@@ -18,14 +15,14 @@
     changes=field_service_lifecycle_feeds(['leads', 'booked_opportunities', 'jobs']) + [
         {
             'model': 'base_field_crm__leads', 'key': '_disposition_group',
-            'through': [new_phones, phone_readers],
+            'through': [new_phones, [contacts, 'phone_suffix', 'lifecycle_id']],
         },
         {
             'model': 'base_field_crm__leads', 'key': '_disposition_group',
             'through': [
                 ['base_field_crm__leads', '_disposition_group', lead_lifecycle],
                 [contacts, 'lifecycle_id', 'phone_suffix'],
-                phone_readers,
+                [contacts, 'phone_suffix', 'lifecycle_id'],
             ],
         },
     ],
