@@ -408,7 +408,7 @@ class BenchBase:
         )
         return [
             {
-                "node": n["unique_id"].split(".")[-1],
+                "node": n["unique_id"].split(".")[2],
                 "seconds": round(n["execution_time"], 3),
                 "rows": n["rows_affected"],
             }
