@@ -10,10 +10,9 @@ by its keys, every keyed model compared whole with a fresh full refresh (schema 
      job closed long before the window (a new customer's first transaction) and a new version of an old day's call
      metrics: facts dated before every window, which the windowed tables take as late days;
   3. the job of the drop replaced (`--replace`, scheduled now): the keyed models rebuild whole;
-  4. the as-of date crosses a month end, and another lifecycle's lead takes the phone of the lead without an
-     e-mail (the phone now has two owner e-mails: that customer resolves by phone, not by the holder's e-mail,
-     whose lifecycle no load touched);
-  5. the same day: that lead moves to a phone nobody has (the holder's e-mail owns the phone again).
+  4. the as-of date crosses a month end, and a lead of another lifecycle takes the phone that the lead without an
+     e-mail and the holder's lead share (the holder's lifecycle: no load touches it);
+  5. the same day: that lead moves to a phone nobody has.
 Runs 1, 2, 4 and 5 go by keys (the state table says so), run 3 whole. The windowed tables built on them
 (lead_funnel_daily, lead_funnel_monthly, metrics_daily, sales_performance_monthly) are compared whole too: a run
 replaces its window and the late days its keyed inputs rewrote before it.
@@ -199,7 +198,7 @@ def test_keyed_runs_equal_a_full_refresh(wh, runs, export, tmp_path) -> None:
             f"select customer_id from {prop.relation('int_field_service__customer_contacts')}"
             " where record_type = 'lead' and record_id = %s", (without_email[header.index("lead_id")],)
         ))  # fmt: skip
-    # the lead without an e-mail resolved by its phone while two e-mails shared it, then by the holder's e-mail
+    # the customer of the lead without an e-mail follows who else carries its phone
     assert customers[0] != customers[1]
 
 
