@@ -100,18 +100,6 @@ days as (
 
 ),
 
-grid as (
-
-    select
-        days.date_day,
-        regions.region,
-        stages.stage_id
-    from days
-    cross join regions
-    cross join stages
-
-),
-
 region_days as (
 
     select
@@ -170,6 +158,25 @@ velocity_inputs as (
 
 ),
 
+-- the day x region rows carry their trailing figures onto every stage: no join back on the day (a join on
+-- day and region that the planner merged on the region alone compared every day with every day)
+grid as (
+
+    select
+        velocity_inputs.date_day,
+        velocity_inputs.region,
+        stages.stage_id,
+        velocity_inputs.lookback_won_count,
+        velocity_inputs.lookback_lost_count,
+        velocity_inputs.win_rate_by_count,
+        velocity_inputs.win_rate_by_value,
+        velocity_inputs.avg_won_deal_value,
+        velocity_inputs.avg_sales_cycle_days
+    from velocity_inputs
+    cross join stages
+
+),
+
 joined as (
 
     select
@@ -177,16 +184,16 @@ joined as (
         grid.region,
         grid.stage_id,
         stage_names.stage_name,
-        velocity_inputs.lookback_won_count,
-        velocity_inputs.lookback_lost_count,
+        grid.lookback_won_count,
+        grid.lookback_lost_count,
         stage_flows.days_in_stage_left_sum,
         stage_flows.value_in,
         stage_flows.won_value,
         stage_flows.lost_value,
-        velocity_inputs.win_rate_by_count,
-        velocity_inputs.win_rate_by_value,
-        velocity_inputs.avg_won_deal_value,
-        velocity_inputs.avg_sales_cycle_days,
+        grid.win_rate_by_count,
+        grid.win_rate_by_value,
+        grid.avg_won_deal_value,
+        grid.avg_sales_cycle_days,
         stage_flows.transitions_in_count,
         stage_flows.transitions_out_count,
         stage_flows.won_count,
@@ -201,8 +208,6 @@ joined as (
         on grid.stage_id = stage_names.stage_id
     left join stage_flows
         on {{ funnel_join_keys('grid', 'stage_flows', ['date_day', 'region', 'stage_id']) }}
-    left join velocity_inputs
-        on {{ funnel_join_keys('grid', 'velocity_inputs', ['date_day', 'region']) }}
 
 ),
 
