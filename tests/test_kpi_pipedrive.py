@@ -52,7 +52,11 @@ DEAL_CHANGES = """deal_id,change_time,changed_field_key,new_value
 500,2024-01-07 20:30:00,stage_id,2
 500,2024-01-09 08:00:00,lost_reason,1
 """
-ACTIVITY = "activity_id,type,assigned_to_user,deal_id,done,due_to\n1,meeting,10,100,True,2024-01-03T09:00:00\n"
+ACTIVITY = (
+    "activity_id,type,assigned_to_user,deal_id,done,due_to\n1,meeting,10,100,True,2024-01-03T09:00:00\n"
+    "2,meeting,11,400,False,2024-01-03T09:00:00\n"  # due before its deal's first change (Jan 5 12:00)
+    "3,meeting,11,999,False,2024-01-03T09:00:00\n"  # a deal the change log never knows
+)
 USERS = (
     "id,name,email,modified\n10,Ada Owner,ada@example.com,2024-01-01 00:00:00\n"
     "11,Bo Owner,bo@example.com,2024-01-01 00:00:00\n"
@@ -191,6 +195,24 @@ def test_a_past_dated_run_keeps_later_history_and_a_full_refresh_resets_it(built
     assert built.scalar(table) == 4
     built.dbt("run", "--full-refresh", *rebuilt, variables={"source_dt": SOURCE_DT})
     assert built.scalar(table) == 13
+
+
+def test_an_activity_is_of_a_deal_in_the_change_log_as_of_source_dt(built) -> None:
+    """Deal 400's first change is on Jan 5: its activity 2 is of a deal in the change log as of Jan 5, not as of
+    Jan 4 (a full refresh at Jan 4); the keyed run that moves the date to Jan 5 turns it, as a full refresh does.
+    Deal 999 (activity 3) never has a change; deal 100's (activity 1) start on Jan 1."""
+    activities = "select activity_id, is_deal_in_change_log from dev_marts.fct_activities order by activity_id"
+    assert built.query(activities) == [(1, True), (2, True), (3, False)]
+    selection = ("--select", "+fct_activities")
+    try:
+        built.dbt("run", "--full-refresh", *selection, variables={"source_dt": "2024-01-04"})
+        assert built.query(activities) == [(1, True), (2, False), (3, False)]
+        built.dbt("run", *selection, variables={"source_dt": "2024-01-05"})
+        mode = "select mode from dev_intermediate.funnel_keyed_state where relation_name = 'dev_marts.fct_activities'"
+        assert built.scalar(mode) == "keys"
+        assert built.query(activities) == [(1, True), (2, True), (3, False)]
+    finally:
+        built.dbt("run", "--full-refresh", *selection, variables={"source_dt": SOURCE_DT})
 
 
 def test_a_degenerate_win_rate_warns(server: Connection, tmp_path: Path) -> None:

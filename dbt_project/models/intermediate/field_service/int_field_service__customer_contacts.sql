@@ -1,11 +1,14 @@
 {{ config(group='field_service_pii', access='private', grants={'select': []}) }}
 {#- Keyed by lifecycle (quote, or a lead without one; macros/incremental_keys.sql): a run rebuilds the lifecycles
-    whose leads, bookings or jobs a load changed, and every lifecycle with a lead whose phone (last 5 digits,
-    before or after the change) a changed lead has: a phone's owner e-mail depends on all the leads that carry
-    it. It logs the customers, lifecycles and records it rewrote for the models that read it. A forgotten
+    whose leads, bookings or jobs a load changed, and every lifecycle with a record without an e-mail whose phone
+    (last 5 digits, before or after the change) a changed lead has: such a record resolves through its phone's
+    owner e-mail, which depends on all the leads that carry the phone (a record with an e-mail does not read
+    it). It logs the customers, lifecycles and records it rewrote for the models that read it. A forgotten
     contact leaves it with the rebuild `funnel forget` runs. -#}
 {%- set lead_lifecycle = field_service_lifecycle('quote_number', 'lead_id') %}
 {%- set contacts = 'int_field_service__customer_contacts' %}
+{#- the lifecycles of the records that resolve through a phone's owner; other rows of the phone do not read it -#}
+{%- set phone_readers = [contacts, 'phone_suffix', 'case when customer_email is null then lifecycle_id end'] %}
 {%- set new_phones = [
     'base_field_crm__leads', '_disposition_group', "right(regexp_replace(customer_phone, '[^0-9]', '', 'g'), 5)"
 ] %}
@@ -15,14 +18,14 @@
     changes=field_service_lifecycle_feeds(['leads', 'booked_opportunities', 'jobs']) + [
         {
             'model': 'base_field_crm__leads', 'key': '_disposition_group',
-            'through': [new_phones, [contacts, 'phone_suffix', 'lifecycle_id']],
+            'through': [new_phones, phone_readers],
         },
         {
             'model': 'base_field_crm__leads', 'key': '_disposition_group',
             'through': [
                 ['base_field_crm__leads', '_disposition_group', lead_lifecycle],
                 [contacts, 'lifecycle_id', 'phone_suffix'],
-                [contacts, 'phone_suffix', 'lifecycle_id'],
+                phone_readers,
             ],
         },
     ],
@@ -129,18 +132,6 @@ quote_contacts as (
 
 ),
 
-phone_owners as (
-
-    select
-        customer_phone,
-        min(customer_email) as owner_email
-    from lead_contacts
-    where customer_phone is not null and customer_email is not null
-    group by customer_phone
-    having count(distinct customer_email) = 1
-
-),
-
 records as (
 
     select
@@ -173,6 +164,41 @@ records as (
     from jobs
     left join quote_contacts
         on jobs.quote_number = quote_contacts.quote_number
+
+),
+
+-- The leads a phone's owner is read from: all leads on the phones of this run's records without an e-mail. A
+-- run rebuilds only such records' lifecycles: the other leads on their phones are kept as the last run wrote
+-- them (their lifecycles are not rebuilt because nothing of them changed).
+phone_leads as (
+
+    select
+        customer_phone,
+        customer_email
+    from lead_contacts
+    {%- if keyed_mode() == 'keys' %}
+    union all
+    select
+        kept.customer_phone,
+        kept.customer_email
+    from {{ this }} as kept
+    where
+        kept.record_type = 'lead'
+        and kept.customer_phone in (select records.customer_phone from records where records.customer_email is null)
+        and not ({{ keyed_filter('kept.lifecycle_id') }})
+    {%- endif %}
+
+),
+
+phone_owners as (
+
+    select
+        customer_phone,
+        min(customer_email) as owner_email
+    from phone_leads
+    where customer_phone is not null and customer_email is not null
+    group by customer_phone
+    having count(distinct customer_email) = 1
 
 ),
 
