@@ -207,7 +207,8 @@ class _Run:
         return repr(cents / 100) if self.rand() < 0.7 else f"${cents / 100:,.2f}"
 
     def email(self, email: str) -> str:
-        """As stored (80%), Title-cased, upper-cased, or padded with spaces."""
+        """As stored (80%), Title-cased, upper-cased, padded with spaces, or left out (1.5%: such a lead's
+        customer resolves through its phone, a booking's or job's through its quote's lead)."""
         x = self.rand()
         if x < 0.8:
             return email
@@ -215,7 +216,9 @@ class _Run:
             return email.title()
         if x < 0.92:
             return email.upper()
-        return f" {email}" if x < 0.96 else f"{email.title()}  "
+        if x < 0.96:
+            return f" {email}"
+        return f"{email.title()}  " if x < 0.985 else ""
 
     def phone(self, c: _Customer) -> str:
         """One number, four ways: +49 30 1234567 / 030-1234567 / (030) 123 4567 / 0049301234567."""
