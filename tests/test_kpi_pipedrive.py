@@ -184,35 +184,27 @@ def test_cohort_reach_counts_the_step_or_any_later_one(built) -> None:
 
 
 def test_a_past_dated_run_keeps_later_history_and_a_full_refresh_resets_it(built) -> None:
+    """Also whether an activity's deal is in the change log, as of source_dt: deal 400's first change is on Jan 5,
+    so its activity 2 is not as of Jan 4 and is as of Jan 5, after a full refresh or the keyed run that moves the
+    date; deal 999 (activity 3) never has a change, deal 100 (activity 1) has from Jan 1."""
     table = "select count(*) from dev_marts.fct_deal_stage_transitions"
+    activities = "select activity_id, is_deal_in_change_log from dev_marts.fct_activities order by activity_id"
     assert built.scalar(table) == 13
-    rebuilt = ["--select", "+fct_deal_stage_transitions"]
+    assert built.query(activities) == [(1, True), (2, True), (3, False)]
+    rebuilt = ["--select", "+fct_deal_stage_transitions", "+fct_activities"]
     built.dbt("run", *rebuilt, variables={"source_dt": "2024-01-04"})
     assert built.scalar(table) == 13, "a backfill removed later history"
     assert deals(built)["100"][0] == "won"
     # a full refresh at Jan 4 is as of Jan 4: the stage entries up to its end (100, 200, 300 and 500 at 1)
     built.dbt("run", "--full-refresh", *rebuilt, variables={"source_dt": "2024-01-04"})
     assert built.scalar(table) == 4
+    assert built.query(activities) == [(1, True), (2, False), (3, False)]
+    built.dbt("run", *rebuilt, variables={"source_dt": "2024-01-05"})
+    mode = "select mode from dev_intermediate.funnel_keyed_state where relation_name = 'dev_marts.fct_activities'"
+    assert built.scalar(mode) == "keys"
+    assert built.query(activities) == [(1, True), (2, True), (3, False)]
     built.dbt("run", "--full-refresh", *rebuilt, variables={"source_dt": SOURCE_DT})
     assert built.scalar(table) == 13
-
-
-def test_an_activity_is_of_a_deal_in_the_change_log_as_of_source_dt(built) -> None:
-    """Deal 400's first change is on Jan 5: its activity 2 is of a deal in the change log as of Jan 5, not as of
-    Jan 4 (a full refresh at Jan 4); the keyed run that moves the date to Jan 5 turns it, as a full refresh does.
-    Deal 999 (activity 3) never has a change; deal 100's (activity 1) start on Jan 1."""
-    activities = "select activity_id, is_deal_in_change_log from dev_marts.fct_activities order by activity_id"
-    assert built.query(activities) == [(1, True), (2, True), (3, False)]
-    selection = ("--select", "+fct_activities")
-    try:
-        built.dbt("run", "--full-refresh", *selection, variables={"source_dt": "2024-01-04"})
-        assert built.query(activities) == [(1, True), (2, False), (3, False)]
-        built.dbt("run", *selection, variables={"source_dt": "2024-01-05"})
-        mode = "select mode from dev_intermediate.funnel_keyed_state where relation_name = 'dev_marts.fct_activities'"
-        assert built.scalar(mode) == "keys"
-        assert built.query(activities) == [(1, True), (2, True), (3, False)]
-    finally:
-        built.dbt("run", "--full-refresh", *selection, variables={"source_dt": SOURCE_DT})
 
 
 def test_a_degenerate_win_rate_warns(server: Connection, tmp_path: Path) -> None:
