@@ -169,7 +169,8 @@ records as (
 
 -- The leads a phone's owner is read from: all leads on the phones of this run's records without an e-mail. A
 -- run rebuilds only such records' lifecycles: the other leads on their phones are kept as the last run wrote
--- them (their lifecycles are not rebuilt because nothing of them changed).
+-- them (their lifecycles are not rebuilt because nothing of them changed), found by the indexed phone suffix
+-- rather than by reading the whole table.
 phone_leads as (
 
     select
@@ -184,6 +185,7 @@ phone_leads as (
     from {{ this }} as kept
     where
         kept.record_type = 'lead'
+        and kept.phone_suffix in (select right(records.customer_phone, 5) from records where records.customer_email is null)
         and kept.customer_phone in (select records.customer_phone from records where records.customer_email is null)
         and not ({{ keyed_filter('kept.lifecycle_id') }})
     {%- endif %}
