@@ -75,6 +75,7 @@ class Bench(DataMeasures, BuildMeasures):
                     "daily_incremental",
                     "daily_load",
                     "no_change_build",
+                    "no_change_funnel_build",
                 ):
                     self.measures[key] = {"status": "error", "reason": "the full build failed"}
                 self.measure_parse()

@@ -19,13 +19,15 @@ from bench.common import (
     Model,
     median,
     na,
+    run_child,
 )
 from bench.landing import DayLanding
 from orchestration.core import warehouse
 
 
 class BuildMeasures(DayLanding):
-    """full_build(_with_tests), lower_bound, backfill_30d, daily_incremental/load, no_change_build, dbt_parse*."""
+    """full_build(_with_tests), lower_bound, backfill_30d, daily_incremental/load, no_change_build,
+    no_change_funnel_build, dbt_parse*."""
 
     def measure_full_builds(self) -> None:
         variables = self.vars_for(self.end)
@@ -173,7 +175,11 @@ class BuildMeasures(DayLanding):
         job runs for it (`dbt build` of every model and data test, source_dt = end; the unit tests passed on this
         code in the full build already, so the daily job skips them). Each repeat starts from that
         evening again. Then, unless no_change is off, the same day again with nothing new landed."""
-        keys = ("daily_incremental", "daily_load", *(("no_change_build",) if no_change else ()))
+        keys = (
+            "daily_incremental",
+            "daily_load",
+            *(("no_change_build", "no_change_funnel_build") if no_change else ()),
+        )
         name = "daily incremental run equals a full refresh"
         if not self.incremental_models():
             for key in keys:
@@ -270,6 +276,38 @@ class BuildMeasures(DayLanding):
             self.compare_to_reference("daily and no-change runs leave the full refresh", "after every daily run")
         else:
             self.check("no-change build passes", False, runs[-1].problem())
+            self.measures["no_change_funnel_build"] = {"status": "error", "reason": "the no-change build failed"}
+            return
+        self.measure_skipped_build()
+
+    def measure_skipped_build(self) -> None:
+        """What the nightly run costs when nothing landed: `funnel build` (as the Dagster daily job) compares the
+        load ledger, the project's files and the vars with the last build of the same step that passed
+        (raw.build_ledger) and does nothing. The plain `dbt build` runs above leave no ledger row, so a first
+        `funnel build` of the day records one (it builds: not timed); the next ones are measured."""
+        env = {**self.env(), "FUNNEL_DAGSTER_REPORT": "off"}
+        if self.select:
+            env["DBT_INDIRECT_SELECTION"] = "cautious"  # as build_args: no test of a model outside the selection
+        args = ["build", "--source-dt", self.end.isoformat(), *(["--select", self.select] if self.select else [])]
+        self.checkpoint()
+        run_child(args, env, self.logs / "skipped-build-record.log")
+        runs = []
+        for i in range(self.repeat):
+            log_path = self.logs / f"skipped-build-{i + 1}.log"
+            runs.append(run_child(args, env, log_path))
+            skipped = "nothing to do" in log_path.read_text()
+            if not skipped:
+                break
+        self.check("a no-change `funnel build` does nothing", skipped, "" if skipped else f"it built: see {log_path}")
+        self.measures["no_change_funnel_build"] = {
+            "status": "ok" if skipped else "error",
+            "seconds": round(median(r.inner_s for r in runs), 3),
+            "runs_s": [round(r.inner_s, 3) for r in runs],
+            "cli_wall_s": round(median(r.wall_s for r in runs), 3),
+            "note": "`funnel build --source-dt END` again after the daily run, nothing landed (the build ledger "
+            "skips it); cli_wall_s includes the interpreter start",
+            **({} if skipped else {"reason": f"the build was not skipped: see {log_path}"}),
+        }
 
     def measure_parse(self) -> None:
         variables = self.last_vars or self.vars_for(self.end)

@@ -37,6 +37,7 @@ MEASURES = {
     "dbt_parse",
     "dbt_parse_new_vars",
     "no_change_build",
+    "no_change_funnel_build",
 }
 # The measure that needs a given model, to tell a legitimate "model missing" from a broken harness.
 NEEDS = {
@@ -46,6 +47,7 @@ NEEDS = {
     "activity_volume_month_by_owner": "activity_volume_daily",
 }
 TARGETS = 10
+DAILY_MEASURES = {"daily_incremental", "daily_load", "backfill_30d", "no_change_build", "no_change_funnel_build"}
 DATABASE = "t_test_bench"
 # The funnel marts the BI queries and the lower bound read, with everything upstream (incremental models
 # included): every harness code path runs, on a third of the project, so the test stays short.
@@ -103,7 +105,13 @@ def test_every_measure_is_reported_with_sane_values(result: dict) -> None:
             assert m["reason"].startswith("n/a ("), (name, m)
             if name in NEEDS:
                 assert NEEDS[name] not in models and "missing" in m["reason"], (name, m)
-            elif name in {"daily_incremental", "daily_load", "backfill_30d", "no_change_build"}:
+            elif name in {
+                "daily_incremental",
+                "daily_load",
+                "backfill_30d",
+                "no_change_build",
+                "no_change_funnel_build",
+            }:
                 assert not result["models"]["incremental"], (name, m)
             continue
         assert m["status"] == "ok", (name, m)

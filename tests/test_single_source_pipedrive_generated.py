@@ -27,11 +27,11 @@ def generated(server: Connection, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def test_build_of_an_empty_warehouse_says_so_in_one_line(generated) -> None:
-    _, _, _, empty, _ = generated
+    wh, _, _, empty, _ = generated
     assert empty.returncode == 1
     assert empty.stdout == ""
     assert empty.stderr.splitlines() == [
-        "error: nothing is loaded in database 't_single_generated': there is nothing to build",
+        f"error: nothing is loaded in database '{wh.conn.dbname}': there is nothing to build",
         "hint: load an export (funnel load DIR --source pipedrive|field_crm) or run `funnel up` for sample data",
     ]
 
