@@ -30,16 +30,10 @@ lint: $(STAMP)
 	$(BIN)/funnel db start >/dev/null
 	eval "$$($(BIN)/funnel db env)" && FUNNEL_TARGET=ci $(BIN)/sqlfluff lint --processes 2 dbt_project/models
 
-# Lint runs beside the tests (its output, kept in $(VENV)/lint.log, is shown after theirs): the tests leave a
-# core idle part of the time (they wait on PostgreSQL), and sqlfluff's dbt templater alone takes a minute.
 # Stops the embedded server afterwards if it was not running before (status exits 3 when it is stopped).
 test: $(STAMP)
 	@$(BIN)/funnel db status >/dev/null 2>&1; before=$$?; \
-	$(BIN)/funnel db start >/dev/null || exit 1; \
-	$(MAKE) --no-print-directory lint >$(VENV)/lint.log 2>&1 & lint=$$!; \
-	$(BIN)/pytest -m "not slow and not ui and not bench" -n $(JOBS) --dist loadfile --durations=25 $(PYTEST_ARGS); rc=$$?; \
-	wait $$lint; lint_rc=$$?; echo "== lint ($(VENV)/lint.log)"; cat $(VENV)/lint.log; \
-	if [ $$lint_rc -ne 0 ]; then echo "lint failed"; rc=1; fi; \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow and not ui and not bench" -n $(JOBS) --dist loadfile --durations=25 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$before -eq 3 ]; then $(BIN)/funnel db stop >/dev/null && echo "stopped the embedded PostgreSQL"; fi; \
 	exit $$rc
 
