@@ -34,9 +34,6 @@
           A base model (by_load=true) takes the raw rows of loads it does not hold yet and re-derives the
           dispositions of the copy groups / keys they touch (macros/staging); its affected keys are the keys
           of the rows it wrote.
-          keep_unchanged=true, for a table without two equal rows (a roll-up, one row per grain): the rows of
-          the affected keys that the rebuild gives back as they were stay, only the others are deleted and
-          inserted (a day of activity_volume_daily holds thousands of rows, a run changes a few of them).
   Either way the result equals a full refresh as of the same day (tests/test_reliability_properties.py).
   What a run consumed is recorded in <intermediate schema>.funnel_keyed_state, what it changed (the `log`
   columns) in funnel_keyed_log and the keys it rewrote in funnel_keyed_rewritten (post-hook, same transaction as
@@ -46,7 +43,7 @@
 -#}
 
 {% macro keyed_incremental(
-    key, source, changes=[], events=[], parents=[], as_of_keys=none, log=[], by_load=false, keep_unchanged=false
+    key, source, changes=[], events=[], parents=[], as_of_keys=none, log=[], by_load=false
 ) -%}
     {#- the models the feeds read are dependencies (a unit test gives only what the model's SQL reads); a parent
         is upstream through the model's SQL already (and may be private to its group) -#}
@@ -68,7 +65,7 @@
         on_schema_change='append_new_columns',
         meta={'keyed': {
             'key': key, 'source': source, 'changes': changes, 'events': events, 'parents': parents,
-            'as_of_keys': as_of_keys, 'log': log, 'by_load': by_load, 'keep_unchanged': keep_unchanged,
+            'as_of_keys': as_of_keys, 'log': log, 'by_load': by_load,
         }},
         pre_hook="{{ keyed_prepare() }}",
         post_hook="{{ keyed_record() }}",
@@ -487,51 +484,10 @@
     from {{ target_relation }} as logged_row
     where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
     {%- endif %}
-    {%- if keyed.keep_unchanged %}
-    {{ _keyed_replace_changed_rows(target_relation, temp_relation, arg_dict['dest_columns'], keyed.key) }}
-    {%- else %}
     delete from {{ target_relation }}
     where {{ keyed.key }} in (select affected_key from {{ _keyed_temp('keys') }});
-    {{ get_insert_into_sql(target_relation, temp_relation, arg_dict['dest_columns']) }}
     {%- endif %}
-    {%- else %}
     {{ get_insert_into_sql(target_relation, temp_relation, arg_dict['dest_columns']) }}
-    {%- endif %}
-{%- endmacro %}
-
-{#-
-  keep_unchanged: rows are told apart by a digest of their text, so the batch is first copied into a table of
-  the target's own row type (the batch's SQL types, numeric for numeric(16, 2), would print otherwise). Equal
-  rows of a key are assumed not to exist (one row per grain), so a digest stands for one row.
--#}
-{% macro _keyed_replace_changed_rows(target_relation, temp_relation, dest_columns, key) -%}
-    {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) %}
-    create temporary table {{ _keyed_temp('batch') }} on commit drop as
-    select {{ columns }} from {{ target_relation }} where false;
-    insert into {{ _keyed_temp('batch') }} ({{ columns }})
-    select {{ columns }} from {{ temp_relation }};
-    create temporary table {{ _keyed_temp('batch_digests') }} on commit drop as
-    select md5(cast(batch_row as text)) as row_digest from {{ _keyed_temp('batch') }} as batch_row;
-    create temporary table {{ _keyed_temp('kept_digests') }} on commit drop as
-    select md5(cast(kept_row as text)) as row_digest
-    from {{ target_relation }} as kept_row
-    where {{ key }} in (select affected_key from {{ _keyed_temp('keys') }});
-    analyze {{ _keyed_temp('batch_digests') }};
-    analyze {{ _keyed_temp('kept_digests') }};
-    delete from {{ target_relation }} as gone_row
-    where
-        {{ key }} in (select affected_key from {{ _keyed_temp('keys') }})
-        and not exists (
-            select 1 from {{ _keyed_temp('batch_digests') }} as batch_digest
-            where batch_digest.row_digest = md5(cast(gone_row as text))
-        );
-    insert into {{ target_relation }} ({{ columns }})
-    select {{ columns }}
-    from {{ _keyed_temp('batch') }} as batch_row
-    where not exists (
-        select 1 from {{ _keyed_temp('kept_digests') }} as kept_digest
-        where kept_digest.row_digest = md5(cast(batch_row as text))
-    )
 {%- endmacro %}
 
 {#- The logged columns of a row (alias logged_row) and a digest of the whole row, to tell a changed row. -#}

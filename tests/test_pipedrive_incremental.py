@@ -162,53 +162,6 @@ def test_backfill_of_past_days_after_later_days_equals_a_full_refresh(replayed, 
     assert_full_refresh_changes_nothing(wh, replayed, D11)
 
 
-def test_a_rebuilt_day_writes_only_its_changed_rows(replayed, wh, export, tmp_path) -> None:
-    """activity_volume_daily is keyed by day and keeps unchanged rows: an activity landed late for an old day
-    (before every window) has the run rebuild that day, yet only the row of its day, region, type and owner is
-    written again; the day's other rows keep their row version (xmin). The table still equals a full refresh."""
-    table = replayed.relation("activity_volume_daily")
-    columns = "activities_count, completed_count, overdue_count, pending_count, activity_type_name, funnel_step"
-
-    def rows() -> dict[tuple, tuple[str, tuple]]:
-        found = wh.query(f"select date_day, region, activity_type, owner_user_id, xmin::text, {columns} from {table}")
-        return {tuple(r[:4]): (r[4], tuple(r[5:])) for r in found}
-
-    replayed.incremental(D11)
-    before = rows()
-    per_day: dict[date, int] = {}
-    for key in before:
-        per_day[key[0]] = per_day.get(key[0], 0) + 1
-    with (export / "activity.csv").open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = list(reader.fieldnames or [])
-        activities = list(reader)
-    # an activity due at midday (its day is the same in UTC and Berlin) on an old day with several rows
-    template = next(
-        a
-        for a in activities
-        if "10:00" <= a["due_to"][11:16] <= "14:00"
-        and date.fromisoformat(a["due_to"][:10]) < D0 - timedelta(days=30)
-        and per_day.get(date.fromisoformat(a["due_to"][:10]), 0) >= 3
-    )
-    day = date.fromisoformat(template["due_to"][:10])
-    new_id = str(max(int(a["activity_id"]) for a in activities) + 1)
-    write_csv(tmp_path / "activity__late.csv", header, [[{**template, "activity_id": new_id}[c] for c in header]])
-    (result,) = wh.load(tmp_path, "pipedrive")
-    assert result.rows_loaded == 1
-    replayed.incremental(D11)
-    after = rows()
-
-    changed = {key for key in after if key not in before or after[key][1] != before[key][1]}
-    rewritten = {key for key in after if key not in before or after[key][0] != before[key][0]}
-    assert len(changed) == 1 and next(iter(changed))[0] == day, changed  # the late activity's row only
-    assert rewritten == changed, "a row the run gave back as it was was written again"
-    assert sum(1 for key in after if key[0] == day) >= 3
-
-    snapshot(wh, {"activity_volume_daily": table}, "snapshot")
-    replayed.full_refresh(D11)
-    assert_equal_to_snapshot(wh, {"activity_volume_daily": table}, "snapshot", "keyed runs and a full refresh")
-
-
 def _falls_on(text: str, day: date) -> bool:
     """Whether a UTC timestamp of the export falls on `day` in the business time zone."""
     instant = datetime.fromisoformat(text.replace("T", " ")).replace(tzinfo=UTC)

@@ -4,11 +4,8 @@
   a job whose booking is not in booked_opportunities.csv, a bad flag whose lead is unknown).
 -#}
 {#- Keyed by quote (macros/incremental_keys.sql): a run rebuilds the quotes a load of any field_crm file touched.
-    A bad flag belongs to its own quote, else to its lead's. Only the rebuilt quotes that changed are written
-    (keep_unchanged; one row per quote). -#}
-{{ keyed_incremental(
-    key='quote_number', source='field_crm', changes=field_service_lifecycle_feeds(), keep_unchanged=true
-) }}
+    A bad flag belongs to its own quote, else to its lead's. -#}
+{{ keyed_incremental(key='quote_number', source='field_crm', changes=field_service_lifecycle_feeds()) }}
 {%- set flag_of_a_run_lead = ' or (quote_number is null and lead_id in (select leads.lead_id from leads))' %}
 
 with

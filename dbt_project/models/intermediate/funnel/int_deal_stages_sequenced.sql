@@ -6,8 +6,7 @@
   An entry is left at the next entry, or when the deal is lost after entering it; the current entry of a deal
   that is not lost is open (its current age is computed when read: int_deal_stages_aged).
   Keyed by deal (macros/incremental_keys.sql): a run rebuilds the deals a load or the days since the last run's
-  as-of date changed; of a rebuilt deal, only the rows that changed are written (keep_unchanged: a new stage
-  change adds an entry and closes the previous one, the deal's earlier entries stay as they were).
+  as-of date changed.
 -#}
 -- depends_on: {{ ref('int_deal_regions_resolved') }}
 {{ keyed_incremental(
@@ -16,7 +15,6 @@
     changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
     events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
     log=['entered_date', 'left_at', 'deal_id'],
-    keep_unchanged=true,
 ) }}
 
 with

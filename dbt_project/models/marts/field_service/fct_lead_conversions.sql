@@ -16,8 +16,7 @@
   days_in_previous_status = days since the lifecycle's previous event (ordered by date, then the order above).
   Keyed by lifecycle (macros/incremental_keys.sql): a run rebuilds the lifecycles a load of any field_crm file
   touched and those whose customers int_field_service__customer_contacts rewrote; a bad flag is read with the
-  run's lifecycles by its own quote or by its lead's. Only the rebuilt rows that changed are written
-  (keep_unchanged; one row per lead_event_id): a lifecycle touched by one new record keeps its other events.
+  run's lifecycles by its own quote or by its lead's.
 -#}
 {{ keyed_incremental(
     key='lifecycle_id',
@@ -25,7 +24,6 @@
     changes=field_service_lifecycle_feeds(),
     parents=[{'model': 'int_field_service__customer_contacts', 'column': 'lifecycle_id'}],
     log=['event_date', 'lead_id'],
-    keep_unchanged=true,
 ) }}
 
 with

@@ -3,14 +3,12 @@
   (not done and due before source_dt) activities. Owners are user ids only: no personal data in marts.
   data_retention_date: the latest of its activities' (a purge that removes them all removes the row).
   Keyed by day (macros/incremental_keys.sql): a run rebuilds the due days of the activities whose rows
-  fct_activities changed (new, gone, or a new region, consent, completion or overdue flag), before and after,
-  and writes only the rows of those days that changed (keep_unchanged: one row per day, region, type and owner).
+  fct_activities changed (new, gone, or a new region, consent, completion or overdue flag), before and after.
 -#}
 {{ keyed_incremental(
     key='date_day',
     source='pipedrive',
     parents=[{'model': 'fct_activities', 'column': 'due_date', 'type': 'date'}],
-    keep_unchanged=true,
 ) }}
 
 with

@@ -4,14 +4,13 @@
   (seed pipedrive_stage_probabilities) and weighted value, and the compliance columns (region, consent,
   retention: seeds/compliance, safe defaults 'unassigned' / 'unknown').
   Keyed by deal (macros/incremental_keys.sql): a run rebuilds the deals a load or the days since the last run's
-  as-of date changed; of a rebuilt deal, only the rows that changed are written (keep_unchanged).
+  as-of date changed.
 -#}
 {{ keyed_incremental(
     key='deal_id',
     source='pipedrive',
     changes=[{'model': 'base_pipedrive__deal_changes', 'key': 'deal_id'}],
     events=[{'model': 'stg_pipedrive__deal_changes', 'key': 'deal_id', 'at': 'changed_at'}],
-    keep_unchanged=true,
 ) }}
 
 with
