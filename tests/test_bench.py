@@ -105,13 +105,7 @@ def test_every_measure_is_reported_with_sane_values(result: dict) -> None:
             assert m["reason"].startswith("n/a ("), (name, m)
             if name in NEEDS:
                 assert NEEDS[name] not in models and "missing" in m["reason"], (name, m)
-            elif name in {
-                "daily_incremental",
-                "daily_load",
-                "backfill_30d",
-                "no_change_build",
-                "no_change_funnel_build",
-            }:
+            elif name in DAILY_MEASURES:
                 assert not result["models"]["incremental"], (name, m)
             continue
         assert m["status"] == "ok", (name, m)
